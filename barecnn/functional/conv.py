@@ -1,0 +1,159 @@
+"""2-D convolution (cross-correlation, as in PyTorch) by im2col and one matrix multiply.
+
+Shapes use one set of letters throughout: input ``x (N, C, H, W)``, filters ``w (F, C, HH, WW)``,
+output ``(N, F, H', W')`` with ``H' = 1 + (H + pad_top + pad_bottom - HH) // stride_h``.
+
+The public layout is NCHW, but the kernel works channels-last (NHWC) inside: patches are read
+from an NHWC view with ``as_strided`` into a ``(N*H'*W', HH*WW*C)`` matrix whose rows are
+contiguous, one BLAS matmul with the ``(HH*WW*C, F)`` filter matrix gives the output as
+``(N*H'*W', F)`` = NHWC, and the returned NCHW array is a transposed *view* of that memory.
+A following convolution transposes it back to NHWC for free, so stacked layers never copy
+between layouts.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ._checks import (as_pair, check_float_array, check_grad_shape, check_same_dtype, output_size,
+                      resolve_padding)
+
+OP = "conv2d"
+
+
+class ConvGeometry(NamedTuple):
+    """Everything about one convolution's shapes, resolved once in forward."""
+    x_shape: tuple[int, int, int, int]   # (N, C, H, W)
+    w_shape: tuple[int, int, int, int]   # (F, C, HH, WW)
+    stride: tuple[int, int]
+    padding: tuple[int, int, int, int]   # (top, bottom, left, right)
+    out_hw: tuple[int, int]              # (H', W')
+
+
+def conv_geometry(x_shape, w_shape, stride, padding, op: str = OP) -> ConvGeometry:
+    """Resolve stride/padding and the output size, checking that the shapes fit together."""
+    N, C, H, W = x_shape
+    F, Cw, HH, WW = w_shape
+    if Cw != C:
+        raise ValueError(f"{op}: the input has {C} channels but the weight expects {Cw} "
+                         f"(x shape {tuple(x_shape)}, w shape {tuple(w_shape)})")
+    stride = as_pair(stride, op, "stride")
+    pads = resolve_padding(padding, (HH, WW), stride, op)
+    padded = (H + pads[0] + pads[1], W + pads[2] + pads[3])
+    if HH > padded[0] or WW > padded[1]:
+        raise ValueError(f"{op}: kernel {HH}x{WW} is larger than the padded input {padded[0]}x{padded[1]} "
+                         f"(input {H}x{W}, padding {pads})")
+    out_hw = (output_size(H, HH, stride[0], pads[0], pads[1]), output_size(W, WW, stride[1], pads[2], pads[3]))
+    return ConvGeometry(tuple(x_shape), tuple(w_shape), stride, pads, out_hw)
+
+
+def pad_nhwc(x_nhwc: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
+    """Zero-pad the spatial axes of an NHWC array; returns ``x_nhwc`` itself when no padding."""
+    top, bottom, left, right = pads
+    if not any(pads):
+        return x_nhwc
+    N, H, W, C = x_nhwc.shape
+    padded = np.zeros((N, H + top + bottom, W + left + right, C), dtype=x_nhwc.dtype)
+    padded[:, top:top + H, left:left + W, :] = x_nhwc
+    return padded
+
+
+def im2col_nhwc(x_padded: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                out_hw: tuple[int, int]) -> np.ndarray:
+    """Patches of a padded NHWC array as a matrix ``(N*H'*W', HH*WW*C)``, one row per output pixel.
+
+    The 6-D ``as_strided`` view ``(N, H', W', HH, WW, C)`` costs nothing; the reshape makes the
+    one copy the matmul needs.
+    """
+    N, _, _, C = x_padded.shape
+    (HH, WW), (sh, sw), (Ho, Wo) = kernel, stride, out_hw
+    sN, sH, sW, sC = x_padded.strides
+    patches = as_strided(x_padded, shape=(N, Ho, Wo, HH, WW, C),
+                         strides=(sN, sH * sh, sW * sw, sH, sW, sC), writeable=False)
+    return patches.reshape(N * Ho * Wo, HH * WW * C)
+
+
+def col2im_nhwc(cols: np.ndarray, padded_shape: tuple[int, int, int, int], kernel: tuple[int, int],
+                stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
+    """The adjoint of :func:`im2col_nhwc`: sum every patch row back onto a padded NHWC array.
+
+    Loops over the HH*WW kernel offsets only; each step adds one strided slab of all output
+    pixels at once (overlapping windows accumulate, as the chain rule requires).
+    """
+    N, _, _, C = padded_shape
+    (HH, WW), (sh, sw), (Ho, Wo) = kernel, stride, out_hw
+    patches = cols.reshape(N, Ho, Wo, HH, WW, C)
+    dx_padded = np.zeros(padded_shape, dtype=cols.dtype)
+    for i in range(HH):
+        for j in range(WW):
+            dx_padded[:, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw, :] += patches[:, :, :, i, j, :]
+    return dx_padded
+
+
+def filters_as_matrix(w: np.ndarray) -> np.ndarray:
+    """``w (F, C, HH, WW)`` as the ``(HH*WW*C, F)`` matrix matching :func:`im2col_nhwc` columns."""
+    F = w.shape[0]
+    return w.transpose(2, 3, 1, 0).reshape(-1, F)
+
+
+def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride=1, padding=0):
+    """Forward pass of a 2-D convolution.
+
+    Parameters
+    ----------
+    x : (N, C, H, W) float array.
+    w : (F, C, HH, WW) filters, same dtype as ``x``.
+    b : (F,) biases or ``None``.
+    stride : int or (sh, sw).
+    padding : int, (ph, pw), ``'same'`` (stride 1) or ``'valid'``; zeros are added on both sides.
+
+    Returns
+    -------
+    out : (N, F, H', W'), ``H' = 1 + (H + 2*ph - HH) // sh`` (channels-last in memory).
+    cache : what :func:`conv2d_backward` needs.
+    """
+    check_float_array(x, OP, "x", 4, "(N, C, H, W)")
+    check_float_array(w, OP, "w", 4, "(F, C, HH, WW)")
+    check_same_dtype(OP, x, w=w, b=b)
+    if b is not None and b.shape != (w.shape[0],):
+        raise ValueError(f"{OP}: b must have shape ({w.shape[0]},), got {b.shape}")
+    geom = conv_geometry(x.shape, w.shape, stride, padding)
+    N, F = x.shape[0], w.shape[0]
+    Ho, Wo = geom.out_hw
+    x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), geom.padding)
+    cols = im2col_nhwc(x_padded, w.shape[2:], geom.stride, geom.out_hw)
+    w_matrix = filters_as_matrix(w)
+    out = cols @ w_matrix
+    if b is not None:
+        out += b
+    out = out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
+    return out, (cols, w_matrix, b is not None, geom)
+
+
+def conv2d_backward(dout: np.ndarray, cache):
+    """Backward pass of :func:`conv2d_forward`.
+
+    Parameters
+    ----------
+    dout : (N, F, H', W') upstream gradient.
+    cache : from the forward pass.
+
+    Returns
+    -------
+    dx : (N, C, H, W), dw : (F, C, HH, WW), db : (F,) or ``None`` when the forward had no bias.
+    """
+    cols, w_matrix, has_bias, geom = cache
+    N, C, H, W = geom.x_shape
+    F, _, HH, WW = geom.w_shape
+    Ho, Wo = geom.out_hw
+    check_grad_shape(OP, dout, (N, F, Ho, Wo))
+    dout_matrix = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F)
+    dw = (cols.T @ dout_matrix).reshape(HH, WW, C, F).transpose(3, 2, 0, 1).copy()
+    db = dout_matrix.sum(axis=0) if has_bias else None
+    top, bottom, left, right = geom.padding
+    padded_shape = (N, H + top + bottom, W + left + right, C)
+    dx_padded = col2im_nhwc(dout_matrix @ w_matrix.T, padded_shape, (HH, WW), geom.stride, geom.out_hw)
+    dx = dx_padded[:, top:top + H, left:left + W, :].transpose(0, 3, 1, 2)
+    return dx, dw, db

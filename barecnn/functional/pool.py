@@ -1,0 +1,167 @@
+"""Max, average and global average pooling.
+
+Input ``x (N, C, H, W)``, window ``(KH, KW)``, output ``(N, C, H', W')`` with
+``H' = 1 + (H + 2*ph - KH) // sh``. One mechanism covers every window, stride and padding: the
+window is visited offset by offset, and at offset ``(i, j)`` the strided slice
+``x[:, :, i::sh, j::sw]`` holds that element of *every* window at once. The Python loop runs
+``KH*KW`` times (4 for 2x2 pooling), never over pixels, and works equally for overlapping
+windows such as 3x3 stride 2. Elementwise NumPy ops keep the input's memory layout, so
+channels-last activations from a convolution stay channels-last.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import as_pair, check_float_array, check_grad_shape, output_size
+
+
+class PoolGeometry(NamedTuple):
+    x_shape: tuple[int, int, int, int]   # (N, C, H, W)
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]             # symmetric (ph, pw)
+    out_hw: tuple[int, int]
+
+
+def pool_geometry(x_shape, kernel_size, stride, padding, op: str) -> PoolGeometry:
+    """Resolve arguments as PyTorch does (``stride=None`` means the kernel size) and check them."""
+    kernel = as_pair(kernel_size, op, "kernel_size")
+    stride = kernel if stride is None else as_pair(stride, op, "stride")
+    pad = as_pair(padding, op, "padding", minimum=0)
+    if pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:
+        raise ValueError(f"{op}: padding {pad} must be at most half the kernel size {kernel}")
+    _, _, H, W = x_shape
+    if kernel[0] > H + 2 * pad[0] or kernel[1] > W + 2 * pad[1]:
+        raise ValueError(f"{op}: kernel {kernel[0]}x{kernel[1]} is larger than the padded input "
+                         f"{H + 2 * pad[0]}x{W + 2 * pad[1]} (input {H}x{W}, padding {pad})")
+    out_hw = (output_size(H, kernel[0], stride[0], pad[0], pad[0]),
+              output_size(W, kernel[1], stride[1], pad[1], pad[1]))
+    return PoolGeometry(tuple(x_shape), kernel, stride, pad, out_hw)
+
+
+def pad_spatial(x: np.ndarray, pad: tuple[int, int], value: float) -> np.ndarray:
+    """Pad H and W of an (N, C, H, W) array with ``value``, keeping its memory layout."""
+    if pad == (0, 0):
+        return x
+    ph, pw = pad
+    N, C, H, W = x.shape
+    padded = np.full_like(x, value, shape=(N, C, H + 2 * ph, W + 2 * pw))
+    padded[:, :, ph:ph + H, pw:pw + W] = x
+    return padded
+
+
+def window_slices(geom: PoolGeometry):
+    """Yield ``(offset_index, (slice_h, slice_w))`` for each offset of the window, row-major."""
+    (KH, KW), (sh, sw), (Ho, Wo) = geom.kernel, geom.stride, geom.out_hw
+    for i in range(KH):
+        for j in range(KW):
+            yield i * KW + j, (slice(i, i + sh * (Ho - 1) + 1, sh), slice(j, j + sw * (Wo - 1) + 1, sw))
+
+
+def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0):
+    """Max pooling forward.
+
+    Parameters
+    ----------
+    x : (N, C, H, W) float array.
+    kernel_size, stride, padding : int or pair; ``stride=None`` means ``kernel_size``; padding
+        (at most half the kernel) is ``-inf``, so it is never chosen.
+
+    Returns
+    -------
+    out : (N, C, H', W').
+    cache : the geometry and, per output, the index (row-major in the window) of its maximum.
+    """
+    op = "max_pool2d"
+    check_float_array(x, op, "x", 4, "(N, C, H, W)")
+    geom = pool_geometry(x.shape, kernel_size, stride, padding, op)
+    x_padded = pad_spatial(x, geom.padding, -np.inf)
+    out, argmax = None, None
+    for k, (rows, cols) in window_slices(geom):
+        candidate = x_padded[:, :, rows, cols]
+        if out is None:
+            out = candidate.copy(order="K")
+            argmax = np.zeros(out.shape, dtype=np.int16)
+            continue
+        # strictly greater: on ties the first maximum in row-major order keeps the gradient (PyTorch)
+        better = candidate > out
+        np.copyto(out, candidate, where=better)
+        np.copyto(argmax, k, where=better)
+    return out, (argmax, geom)
+
+
+def max_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
+    """Max pooling backward: ``dout (N, C, H', W')`` goes to each window's maximum; returns ``dx``."""
+    argmax, geom = cache
+    check_grad_shape("max_pool2d", dout, geom.x_shape[:2] + geom.out_hw)
+    return _scatter_to_windows(geom, dout, lambda k: np.where(argmax == k, dout, 0))
+
+
+def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
+    """Average pooling forward.
+
+    Parameters
+    ----------
+    x : (N, C, H, W) float array.
+    kernel_size, stride, padding : as :func:`max_pool2d_forward`; padding is zeros.
+    count_include_pad : divide by ``KH*KW`` (PyTorch's default) rather than by the number of
+        real (unpadded) elements in each window.
+
+    Returns
+    -------
+    out : (N, C, H', W'), cache.
+    """
+    op = "avg_pool2d"
+    check_float_array(x, op, "x", 4, "(N, C, H, W)")
+    geom = pool_geometry(x.shape, kernel_size, stride, padding, op)
+    x_padded = pad_spatial(x, geom.padding, 0.0)
+    total = None
+    for _, (rows, cols) in window_slices(geom):
+        window = x_padded[:, :, rows, cols]
+        total = window.copy(order="K") if total is None else np.add(total, window, out=total)
+    divisor = _window_divisor(geom, count_include_pad, x.dtype)
+    return total / divisor, (divisor, geom)
+
+
+def avg_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
+    """Average pooling backward: each window's gradient is spread evenly; returns ``dx (N, C, H, W)``."""
+    divisor, geom = cache
+    check_grad_shape("avg_pool2d", dout, geom.x_shape[:2] + geom.out_hw)
+    share = dout / divisor
+    return _scatter_to_windows(geom, dout, lambda k: share)
+
+
+def _window_divisor(geom: PoolGeometry, count_include_pad: bool, dtype):
+    """The number each window sum is divided by: a scalar, or ``(H', W')`` counts of real pixels."""
+    KH, KW = geom.kernel
+    if count_include_pad or geom.padding == (0, 0):
+        return dtype.type(KH * KW)
+    _, _, H, W = geom.x_shape
+    ones = pad_spatial(np.ones((1, 1, H, W), dtype=dtype), geom.padding, 0.0)
+    counts = sum(ones[0, 0, rows, cols] for _, (rows, cols) in window_slices(geom))
+    return counts
+
+
+def _scatter_to_windows(geom: PoolGeometry, dout: np.ndarray, grad_at_offset) -> np.ndarray:
+    """Sum ``grad_at_offset(k)`` (shape of ``dout``) back onto the input positions of offset ``k``."""
+    N, C, H, W = geom.x_shape
+    ph, pw = geom.padding
+    dx_padded = np.zeros_like(dout, shape=(N, C, H + 2 * ph, W + 2 * pw))
+    for k, (rows, cols) in window_slices(geom):
+        dx_padded[:, :, rows, cols] += grad_at_offset(k)
+    return dx_padded[:, :, ph:ph + H, pw:pw + W]
+
+
+def global_avg_pool2d_forward(x: np.ndarray):
+    """Mean over the spatial axes: ``x (N, C, H, W) -> out (N, C)``."""
+    check_float_array(x, "global_avg_pool2d", "x", 4, "(N, C, H, W)")
+    return x.mean(axis=(2, 3)), x.shape
+
+
+def global_avg_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
+    """``dout (N, C) -> dx (N, C, H, W)``, each pixel receiving ``dout / (H*W)``."""
+    N, C, H, W = cache
+    check_grad_shape("global_avg_pool2d", dout, (N, C))
+    return np.broadcast_to((dout / (H * W))[:, :, None, None], cache).copy()

@@ -1,0 +1,101 @@
+"""Pooling modules (no parameters)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from ..functional._checks import as_pair
+from .module import Module
+
+
+class _Pool2d(Module):
+    _forward = None
+    _backward = None
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        name = type(self).__name__
+        self.kernel_size = as_pair(kernel_size, name, "kernel_size")
+        self.stride = self.kernel_size if stride is None else as_pair(stride, name, "stride")
+        self.padding = as_pair(padding, name, "padding", minimum=0)
+        if self.padding[0] > self.kernel_size[0] // 2 or self.padding[1] > self.kernel_size[1] // 2:
+            raise ValueError(f"{name}: padding {self.padding} must be at most half the kernel size {self.kernel_size}")
+
+    def _pool_args(self) -> dict:
+        return {}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x, "(N, C, H, W)", 4)
+        try:
+            out, cache = type(self)._forward(x, self.kernel_size, self.stride, self.padding, **self._pool_args())
+        except ValueError as error:
+            raise ValueError(f"{self!r}: {error}") from None
+        self._save_for_backward(cache, out.shape)
+        return out
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return type(self)._backward(grad_output, self._saved_for_backward(grad_output))
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling over ``(N, C, H, W)``; on ties the gradient goes to the first maximum (row-major).
+
+    >>> MaxPool2d(2)(np.zeros((1, 3, 28, 28), np.float32)).shape
+    (1, 3, 14, 14)
+    """
+    _forward = staticmethod(F.max_pool2d_forward)
+    _backward = staticmethod(F.max_pool2d_backward)
+
+
+class AvgPool2d(_Pool2d):
+    """Average pooling; zero padding counts in the mean unless ``count_include_pad=False`` (PyTorch)."""
+    _forward = staticmethod(F.avg_pool2d_forward)
+    _backward = staticmethod(F.avg_pool2d_backward)
+
+    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
+        super().__init__(kernel_size, stride, padding)
+        self.count_include_pad = count_include_pad
+
+    def _pool_args(self) -> dict:
+        return {"count_include_pad": self.count_include_pad}
+
+
+class GlobalAvgPool2d(Module):
+    """Mean over H and W: ``(N, C, H, W) -> (N, C)`` (PyTorch: ``AdaptiveAvgPool2d(1)`` + ``Flatten``)."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x, "(N, C, H, W)", 4)
+        out, cache = F.global_avg_pool2d_forward(x)
+        self._save_for_backward(cache, out.shape)
+        return out
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return F.global_avg_pool2d_backward(grad_output, self._saved_for_backward(grad_output))
+
+
+class AdaptiveAvgPool2d(Module):
+    """PyTorch's adaptive average pooling for output sizes that divide the input evenly
+    (``AdaptiveAvgPool2d(1)`` is global average pooling kept 4-D: ``(N, C, 1, 1)``)."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = as_pair(output_size, "AdaptiveAvgPool2d", "output_size")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x, "(N, C, H, W)", 4)
+        (H, W), (oh, ow) = x.shape[2:], self.output_size
+        if H % oh or W % ow:
+            raise ValueError(f"{self!r}: input size {H}x{W} is not a multiple of the output size {oh}x{ow}")
+        kernel = (H // oh, W // ow)
+        out, cache = F.avg_pool2d_forward(x, kernel, kernel)
+        self._save_for_backward(cache, out.shape)
+        return out
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return F.avg_pool2d_backward(grad_output, self._saved_for_backward(grad_output))
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
