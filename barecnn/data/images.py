@@ -1,0 +1,232 @@
+"""Prepare a user's own photo or scan of a digit the way MNIST digits were made.
+
+MNIST digits are bright ink on a 0 background, scaled (keeping aspect ratio) to
+fit a 20x20 box with anti-aliasing, and placed in a 28x28 field so that their
+centre of mass lies at the field's centre. ``load_digit_image`` repeats those
+steps for any image Pillow can read.
+"""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+MAX_PIXELS = 40_000_000
+FIELD_SIZE = 28
+BOX_SIZE = 20
+# Real MNIST digits have their centre of mass at (14.0, 14.0) in pixel-index
+# coordinates (mean over the test set: 13.99, 14.01).
+CENTER_OF_MASS = 14.0
+MIN_CONTRAST = 16.0
+NOISE_LEVEL = 0.1
+
+
+def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
+    """Load an image of one digit and turn it into an MNIST-style 28x28 image.
+
+    Steps: convert to 8-bit grayscale (transparent areas count as white
+    paper); make the ink bright on a 0 background, inverting dark-on-light
+    images; subtract the background level and drop faint noise; crop to the
+    ink; scale to fit 20x20 keeping the aspect ratio; stretch the brightest ink
+    to 255; paste into 28x28 with the centre of mass at (14, 14).
+
+    Parameters
+    ----------
+    source : str, Path, PIL.Image.Image or np.ndarray
+        A file (PNG, JPEG, BMP, ... anything Pillow reads), an image, or an
+        array of shape (H, W), (H, W, 3) or (H, W, 4): uint8, uint16, bool,
+        or float (0..1 if its maximum is at most 1, else 0..255).
+    invert : bool, optional
+        True for dark ink on a light background, False for light on dark;
+        None decides from the border pixels (the background).
+    max_pixels : int
+        Refuse images with more pixels than this, before decoding them.
+
+    Returns
+    -------
+    np.ndarray, (28, 28) uint8
+        0 = background, 255 = the brightest ink.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a path does not exist.
+    ValueError
+        If the file is not an image Pillow can read, is larger than
+        ``max_pixels``, or shows no ink.
+    """
+    image = _open_image(source, max_pixels)
+    ink = _ink_map(_grayscale(image), invert)
+    digit = _fit_in_box(_crop_to_ink(ink), BOX_SIZE)
+    return _center_by_mass(digit, FIELD_SIZE, CENTER_OF_MASS)
+
+
+def _open_image(source, max_pixels):
+    """Return ``source`` as a decoded PIL image, checking its size before decoding."""
+    if isinstance(source, Image.Image):
+        _check_size(source.size, max_pixels, "image")
+        return source
+    if isinstance(source, np.ndarray):
+        return _image_from_array(source, max_pixels)
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"image file not found: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                _check_size(image.size, max_pixels, str(path))
+                image.load()
+                return ImageOps.exif_transpose(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ValueError(f"{path}: image too large to decode safely ({error})") from error
+    except (OSError, SyntaxError) as error:
+        raise ValueError(f"{path} is not an image Pillow can read: {error}") from error
+
+
+def _check_size(size, max_pixels, name):
+    """Raise ValueError if a (width, height) image has more than ``max_pixels`` pixels."""
+    width, height = size
+    if width * height > max_pixels:
+        raise ValueError(
+            f"{name}: {width}x{height} = {width * height:,} pixels exceeds the limit of "
+            f"{max_pixels:,} pixels"
+        )
+
+
+def _image_from_array(array, max_pixels):
+    """Turn an (H, W), (H, W, 3) or (H, W, 4) array into an 8-bit PIL image."""
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (3, 4))):
+        raise ValueError(
+            f"expected an image array of shape (H, W), (H, W, 3) or (H, W, 4), got {array.shape}"
+        )
+    _check_size((array.shape[1], array.shape[0]), max_pixels, "image array")
+    if array.dtype == np.bool_:
+        values = array.astype(np.float64) * 255.0
+    elif array.dtype.kind in "ui":
+        values = array.astype(np.float64)
+        if values.max(initial=0) > 255:
+            values *= 255.0 / 65535.0
+    elif array.dtype.kind == "f":
+        if not np.isfinite(array).all():
+            raise ValueError("image array contains NaN or infinite values")
+        values = array.astype(np.float64)
+        if values.max(initial=0) <= 1.0:
+            values *= 255.0
+    else:
+        raise TypeError(f"expected a numeric image array, got dtype {array.dtype}")
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
+
+
+def _grayscale(image):
+    """Return the image as a float64 (H, W) array of gray levels 0..255.
+
+    Transparent pixels are composited onto white; 16-bit images are scaled
+    down to 0..255.
+    """
+    mode = image.mode
+    if mode.startswith("I;16"):
+        return np.asarray(image, dtype=np.float64) / 257.0
+    if mode in ("I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        if values.max(initial=0) > 255:
+            return values / 257.0
+        return values * 255.0 if mode == "F" and values.max(initial=0) <= 1.0 else values
+    if "A" in mode or "a" in mode or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(paper, rgba)
+    elif mode not in ("L", "1", "P", "RGB"):
+        image = image.convert("RGB")
+    return np.asarray(image.convert("L"), dtype=np.float64)
+
+
+def _ink_map(gray, invert):
+    """Return ink intensity 0..1 on a 0 background.
+
+    Parameters
+    ----------
+    gray : np.ndarray, (H, W) float, 0..255
+    invert : bool or None
+        None: invert when the background (median of the border) is closer to
+        the brightest than to the darkest level.
+
+    Returns
+    -------
+    np.ndarray, (H, W) float in 0..1
+    """
+    background = np.median(_border(gray))
+    if invert is None:
+        invert = background > (gray.min() + gray.max()) / 2.0
+    if invert:
+        gray = 255.0 - gray
+        background = 255.0 - background
+    contrast = gray.max() - background
+    if contrast < MIN_CONTRAST:
+        raise ValueError(
+            f"no ink found: the image is blank (ink differs from the background by "
+            f"{max(contrast, 0):.0f} of 255 levels, need {MIN_CONTRAST:.0f})"
+        )
+    ink = np.clip((gray - background) / contrast, 0.0, 1.0)
+    ink[ink < NOISE_LEVEL] = 0.0
+    return ink
+
+
+def _border(gray):
+    """Return the pixels of a thin frame around the image (about 2% of its size)."""
+    width = max(1, min(gray.shape) // 50)
+    mask = np.ones(gray.shape, dtype=bool)
+    mask[width:-width, width:-width] = False
+    return gray[mask]
+
+
+def _crop_to_ink(ink):
+    """Crop an (H, W) ink map to the bounding box of its non-zero pixels."""
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        raise ValueError("no ink found: the image is blank")
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _fit_in_box(ink, box_size):
+    """Scale an ink map to fit ``box_size`` x ``box_size``, keeping its aspect ratio.
+
+    Returns
+    -------
+    np.ndarray, (h, w) uint8 with max(h, w) == box_size and the brightest pixel 255.
+    """
+    height, width = ink.shape
+    scale = box_size / max(height, width)
+    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = Image.fromarray(ink.astype(np.float32)).resize(new_size, Image.Resampling.LANCZOS)
+    values = np.clip(np.asarray(resized, dtype=np.float64), 0.0, None)
+    peak = values.max()
+    if peak <= 0:
+        raise ValueError("no ink found: the ink vanished when scaled to 20x20")
+    return np.rint(values * (255.0 / peak)).astype(np.uint8)
+
+
+def _center_by_mass(digit, field_size, center):
+    """Paste ``digit`` into a zero field so that its centre of mass lands on ``center``.
+
+    The shift is the rounded centre-of-mass offset, limited so that no ink
+    leaves the field.
+
+    Returns
+    -------
+    np.ndarray, (field_size, field_size) uint8
+    """
+    height, width = digit.shape
+    weights = digit.astype(np.float64)
+    mass = weights.sum()
+    mass_row = (weights.sum(axis=1) @ np.arange(height)) / mass
+    mass_col = (weights.sum(axis=0) @ np.arange(width)) / mass
+    top = int(np.clip(np.floor(center - mass_row + 0.5), 0, field_size - height))
+    left = int(np.clip(np.floor(center - mass_col + 0.5), 0, field_size - width))
+    field = np.zeros((field_size, field_size), dtype=np.uint8)
+    field[top : top + height, left : left + width] = digit
+    return field

@@ -1,0 +1,181 @@
+"""Preparing a user's digit image the MNIST way."""
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from barecnn.data import load_digit_image, read_idx
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def center_of_mass(image):
+    weights = image.astype(np.float64)
+    rows = weights.sum(axis=1) @ np.arange(image.shape[0]) / weights.sum()
+    cols = weights.sum(axis=0) @ np.arange(image.shape[1]) / weights.sum()
+    return rows, cols
+
+
+def drawn_seven(size=(120, 160), ink=0, paper=255):
+    """A thick dark '7' on white paper, deliberately off-centre; mode 'L'."""
+    image = Image.new("L", size, paper)
+    draw = ImageDraw.Draw(image)
+    draw.line([(20, 20), (80, 20), (45, 110)], fill=ink, width=9)
+    return image
+
+
+def assert_mnist_like(result):
+    assert result.shape == (28, 28) and result.dtype == np.uint8
+    assert result.max() == 255
+    assert result[0].max() == 0 and result[:, 0].max() == 0 and result[-1].max() == 0
+    rows, cols = center_of_mass(result)
+    assert abs(rows - 14) <= 0.5 and abs(cols - 14) <= 0.5
+    nonzero = np.argwhere(result)
+    extent = nonzero.max(axis=0) - nonzero.min(axis=0) + 1
+    assert extent.max() == 20  # the longer side fills the 20x20 box
+
+
+def test_dark_digit_on_white_png(tmp_path):
+    path = tmp_path / "seven.png"
+    drawn_seven().save(path)
+    result = load_digit_image(path)
+    assert_mnist_like(result)
+    # The top bar of the 7 is bright ink.
+    top = np.argwhere(result).min(axis=0)[0]
+    assert result[top + 1].max() > 200
+
+
+@pytest.mark.parametrize("mode", ["RGB", "P", "LA", "CMYK", "1"])
+def test_other_modes_give_the_same_digit(tmp_path, mode):
+    reference = load_digit_image(drawn_seven())
+    path = tmp_path / f"seven_{mode}.png" if mode != "CMYK" else tmp_path / "seven.jpg"
+    drawn_seven().convert(mode).save(path)
+    result = load_digit_image(path)
+    assert_mnist_like(result)
+    assert np.corrcoef(result.ravel(), reference.ravel())[0, 1] > 0.95
+
+
+def test_rgba_with_transparent_background(tmp_path):
+    ink_only = Image.new("RGBA", (120, 160), (0, 0, 0, 0))
+    ImageDraw.Draw(ink_only).line([(20, 20), (80, 20), (45, 110)], fill=(20, 20, 90, 255), width=9)
+    path = tmp_path / "rgba.png"
+    ink_only.save(path)
+    result = load_digit_image(path)
+    assert_mnist_like(result)
+    reference = load_digit_image(drawn_seven())
+    assert np.corrcoef(result.ravel(), reference.ravel())[0, 1] > 0.95
+
+
+def test_sixteen_bit_grayscale(tmp_path):
+    eight_bit = np.asarray(drawn_seven(), dtype=np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(eight_bit * 257).save(path)
+    with Image.open(path) as image:
+        assert image.mode.startswith("I")
+    result = load_digit_image(path)
+    assert_mnist_like(result)
+    np.testing.assert_allclose(result, load_digit_image(drawn_seven()), atol=2)
+
+
+def test_light_on_dark_is_not_inverted_and_bmp_works(tmp_path):
+    path = tmp_path / "chalk.bmp"
+    drawn_seven(ink=230, paper=25).save(path)
+    result = load_digit_image(path)
+    assert_mnist_like(result)
+    np.testing.assert_allclose(result, load_digit_image(drawn_seven()), atol=2)
+
+
+def test_noisy_grey_paper_photo():
+    rng = np.random.default_rng(0)
+    gray = np.asarray(drawn_seven(ink=40, paper=150), dtype=np.float64)
+    gray += rng.normal(0, 6, gray.shape)
+    result = load_digit_image(np.clip(gray, 0, 255).astype(np.uint8))
+    assert_mnist_like(result)
+    assert np.corrcoef(result.ravel(), load_digit_image(drawn_seven()).ravel())[0, 1] > 0.9
+
+
+def test_wide_shape_keeps_aspect_ratio():
+    image = Image.new("L", (200, 100), 255)
+    ImageDraw.Draw(image).rectangle([40, 45, 160, 54], fill=0)
+    result = load_digit_image(image)
+    rows = np.flatnonzero(result.any(axis=1))
+    cols = np.flatnonzero(result.any(axis=0))
+    assert len(cols) == 20 and len(rows) <= 4
+
+
+def test_float_array_input():
+    array = np.asarray(drawn_seven(), dtype=np.float32) / 255.0
+    assert_mnist_like(load_digit_image(array))
+
+
+def test_real_mnist_digit_round_trip(tmp_path):
+    root = os.environ.get("BARECNN_DATA")
+    path = (REPO_ROOT / root).resolve() / "mnist" / "t10k-images-idx3-ubyte.gz" if root else None
+    if path is None or not path.is_file():
+        pytest.skip("shared MNIST not available")
+    digits = read_idx(path)[:20]
+    correlations = []
+    for index, digit in enumerate(digits):
+        scan = Image.fromarray(255 - digit).resize((200, 200), Image.Resampling.BILINEAR)
+        scan_path = tmp_path / f"digit{index}.png"
+        scan.save(scan_path)
+        result = load_digit_image(scan_path)
+        correlations.append(np.corrcoef(result.ravel(), digit.ravel())[0, 1])
+    assert correlations[0] > 0.8
+    assert np.median(correlations) > 0.9
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.png"):
+        load_digit_image(tmp_path / "missing.png")
+
+
+def test_not_an_image(tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("definitely not a PNG")
+    with pytest.raises(ValueError, match="is not an image Pillow can read"):
+        load_digit_image(path)
+
+
+def test_truncated_image(tmp_path):
+    path = tmp_path / "cut.png"
+    drawn_seven().save(path)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="cut.png"):
+        load_digit_image(path)
+
+
+@pytest.mark.parametrize("paper", [255, 0, 128])
+def test_blank_image(paper):
+    with pytest.raises(ValueError, match="blank"):
+        load_digit_image(Image.new("L", (50, 50), paper))
+
+
+def png_claiming_size(path, width, height):
+    """Write a tiny PNG whose header claims ``width`` x ``height`` pixels."""
+    Image.new("L", (8, 8), 255).save(path)
+    data = bytearray(path.read_bytes())
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("side", [7_000, 10_000, 20_000])
+def test_huge_image_is_refused_before_decoding(tmp_path, side):
+    limit_before = Image.MAX_IMAGE_PIXELS
+    path = png_claiming_size(tmp_path / "bomb.png", side, side)
+    with pytest.raises(ValueError, match=r"bomb\.png.*(limit|exceeds)") as info:
+        load_digit_image(path)
+    assert f"{side * side:,}" in str(info.value) or str(side * side) in str(info.value)
+    assert Image.MAX_IMAGE_PIXELS == limit_before
+
+
+def test_custom_pixel_limit():
+    with pytest.raises(ValueError, match="100x100 = 10,000 pixels exceeds the limit of 5,000"):
+        load_digit_image(drawn_seven((100, 100)), max_pixels=5_000)
