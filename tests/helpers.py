@@ -188,13 +188,14 @@ def helper_test_op(forward, backward, torch_fn, inputs, *, kwargs=None, torch_kw
     """Compare a functional pair ``forward(*inputs, **kwargs) -> (out, cache)``,
     ``backward(dout, cache) -> grads`` with ``torch_fn(*tensors, **torch_kwargs)`` in float64.
 
+    ``kwargs`` go to ours only, ``torch_kwargs`` to ``torch_fn`` only (usually a closure instead).
     ``inputs`` may contain ``None`` (an absent bias), passed as ``None`` to both. ``grads`` is a
     list of booleans: which inputs get a gradient compared (default: every non-``None`` input).
     Returns ``(out, grads)`` of ours.
     """
     rng = np.random.default_rng(4321) if rng is None else rng
     kwargs = kwargs or {}
-    torch_kwargs = kwargs if torch_kwargs is None else torch_kwargs
+    torch_kwargs = torch_kwargs or {}
     arrays = [None if a is None else np.asarray(a, dtype=np.float64) for a in inputs]
     tensors = [None if a is None else to_torch(a, requires_grad=True) for a in arrays]
     out, cache = forward(*[None if a is None else a.copy() for a in arrays], **kwargs)
@@ -214,3 +215,61 @@ def helper_test_op(forward, backward, torch_fn, inputs, *, kwargs=None, torch_kw
             continue
         assert_close(grad, to_numpy(tensor.grad), f"{name} gradient {index}", rtol, atol)
     return out, ours_grads
+
+
+# ------------------------------------------------------ hypothesis strategies
+# Small ranges keep each example cheap; the geometry is always valid (kernel fits the padded input).
+from hypothesis import assume  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SEEDS = st.integers(0, 2**32 - 1)
+
+
+def _int_or_pair(draw, pair):
+    """``pair`` as an int when both entries agree and hypothesis says so, else as a tuple."""
+    if pair[0] == pair[1] and draw(st.booleans()):
+        return pair[0]
+    return tuple(pair)
+
+
+@st.composite
+def conv_configs(draw, max_n=3, max_c=3, max_f=3, max_hw=9, max_k=5, max_s=3, max_p=2):
+    """``dict(x_shape, w_shape, stride, padding, bias, seed)`` for a valid convolution."""
+    N, C, F = draw(st.integers(1, max_n)), draw(st.integers(1, max_c)), draw(st.integers(1, max_f))
+    H, W = draw(st.integers(1, max_hw)), draw(st.integers(1, max_hw))
+    ph, pw = draw(st.integers(0, max_p)), draw(st.integers(0, max_p))
+    kh = draw(st.integers(1, min(max_k, H + 2 * ph)))
+    kw = draw(st.integers(1, min(max_k, W + 2 * pw)))
+    sh, sw = draw(st.integers(1, max_s)), draw(st.integers(1, max_s))
+    assume(kh <= H + 2 * ph and kw <= W + 2 * pw)
+    return dict(x_shape=(N, C, H, W), w_shape=(F, C, kh, kw), stride=_int_or_pair(draw, (sh, sw)),
+                padding=_int_or_pair(draw, (ph, pw)), bias=draw(st.booleans()), seed=draw(SEEDS))
+
+
+@st.composite
+def same_conv_configs(draw, max_hw=8, max_k=5):
+    """A stride-1 convolution with ``padding='same'`` or ``'valid'``; kernels odd and even."""
+    N, C, F = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    H, W = draw(st.integers(1, max_hw)), draw(st.integers(1, max_hw))
+    padding = draw(st.sampled_from(["same", "valid"]))
+    kh, kw = draw(st.integers(1, max_k)), draw(st.integers(1, max_k))
+    if padding == "valid":
+        assume(kh <= H and kw <= W)
+    return dict(x_shape=(N, C, H, W), w_shape=(F, C, kh, kw), stride=1, padding=padding,
+                bias=draw(st.booleans()), seed=draw(SEEDS))
+
+
+@st.composite
+def pool_configs(draw, max_n=2, max_c=3, max_hw=9, max_k=4, max_s=3):
+    """``dict(x_shape, kernel_size, stride, padding, seed)`` for a valid pooling window
+    (padding at most half the kernel, as PyTorch requires; ``stride=None`` sometimes)."""
+    N, C = draw(st.integers(1, max_n)), draw(st.integers(1, max_c))
+    kh, kw = draw(st.integers(1, max_k)), draw(st.integers(1, max_k))
+    ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
+    H = draw(st.integers(max(1, kh - 2 * ph), max_hw))
+    W = draw(st.integers(max(1, kw - 2 * pw), max_hw))
+    assume(kh <= H + 2 * ph and kw <= W + 2 * pw)
+    stride = None if draw(st.booleans()) else _int_or_pair(draw, (draw(st.integers(1, max_s)),
+                                                                    draw(st.integers(1, max_s))))
+    return dict(x_shape=(N, C, H, W), kernel_size=_int_or_pair(draw, (kh, kw)), stride=stride,
+                padding=_int_or_pair(draw, (ph, pw)), seed=draw(SEEDS))

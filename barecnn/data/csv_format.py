@@ -110,8 +110,8 @@ def read_csv_labels(path, num_classes=NUM_CLASSES):
         bad = (labels != np.round(labels)) | (labels < 0) | (labels >= num_classes)
     else:
         labels = values.argmax(axis=1)
-        is_one_hot = (np.sort(values, axis=1) == np.eye(1, num_classes, num_classes - 1)).all(axis=1)
-        bad = ~is_one_hot
+        one_hot_sorted = np.eye(1, num_classes, num_classes - 1)  # [0, ..., 0, 1]
+        bad = ~(np.sort(values, axis=1) == one_hot_sorted).all(axis=1)
     if bad.any():
         line = _data_line_numbers(path)[int(np.argmax(bad))]
         raise ValueError(

@@ -77,7 +77,9 @@ class Dataset:
 def _check_split(images, labels, what):
     """Raise ValueError unless images are (N, H, W) uint8 with N matching labels (N,)."""
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"{what}: images must be (N, H, W) uint8, got {images.shape} {images.dtype}")
+        raise ValueError(
+            f"{what}: images must be (N, H, W) uint8, got {images.shape} {images.dtype}"
+        )
     if labels.ndim != 1 or len(labels) != len(images):
         raise ValueError(f"{what}: {len(images)} images but labels of shape {labels.shape}")
     if labels.size and labels.min() < 0:
@@ -286,7 +288,9 @@ def _load_named(name, data_dir, download, progress):
 
 def _not_found_message(info, searched, download, download_error):
     """Explain where a named dataset was looked for and how to provide it."""
-    places = "\n".join(f"  - {directory}  ({reason})" for directory, reason in searched)
+    places = "\n".join(
+        f"  - {directory}  ({reason}{_partial_note(directory)})" for directory, reason in searched
+    )
     if not download:
         download_note = "Downloading was not attempted (download=False)."
     else:
@@ -305,6 +309,14 @@ def _not_found_message(info, searched, download, download_error):
             f"install them with `{INSTALL_HINT}`."
         )
     return "\n".join(lines)
+
+
+def _partial_note(directory):
+    """Return '; has only ...' for a folder holding some but not all IDX files, else ''."""
+    if not directory.is_dir():
+        return ""
+    found = [stem for stem in IDX_STEMS if _find_idx_file(directory, stem) is not None]
+    return f"; has only {', '.join(found)}" if found else ""
 
 
 def load_embedded_mnist():

@@ -59,7 +59,8 @@ def read_embedded_mnist(path):
         table = np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
     except (OSError, EOFError, ValueError) as error:
         raise ValueError(f"{path}: cannot read the embedded MNIST subset ({error})") from error
-    if table.shape[1] != 785 or table.min() < 0 or table[:, :784].max() > 255 or table[:, 784].max() > 9:
+    pixels_ok = table.shape[1] == 785 and table.min() >= 0 and table[:, :784].max() <= 255
+    if not pixels_ok or table[:, 784].max() > 9:
         raise ValueError(f"{path}: expected rows of 784 pixels 0..255 and a label 0..9")
     images = table[:, :784].astype(np.uint8).reshape(-1, 28, 28)
     labels = table[:, 784]

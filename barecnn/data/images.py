@@ -20,6 +20,7 @@ BOX_SIZE = 20
 CENTER_OF_MASS = 14.0
 MIN_CONTRAST = 16.0
 NOISE_LEVEL = 0.1
+NOISE_SIGMAS = 4.0
 
 
 def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
@@ -147,32 +148,53 @@ def _grayscale(image):
 def _ink_map(gray, invert):
     """Return ink intensity 0..1 on a 0 background.
 
+    The background level is the median of the border pixels. Faint pixels are
+    zeroed: those less than 10% of the ink contrast, or less than four noise
+    standard deviations (estimated from the border) above the background, and
+    single bright pixels with no bright neighbour.
+
     Parameters
     ----------
     gray : np.ndarray, (H, W) float, 0..255
     invert : bool or None
-        None: invert when the background (median of the border) is closer to
-        the brightest than to the darkest level.
+        None: invert when the background is closer to the brightest than to
+        the darkest level.
 
     Returns
     -------
     np.ndarray, (H, W) float in 0..1
     """
-    background = np.median(_border(gray))
+    border = _border(gray)
+    background = np.median(border)
     if invert is None:
         invert = background > (gray.min() + gray.max()) / 2.0
     if invert:
-        gray = 255.0 - gray
-        background = 255.0 - background
+        gray, border, background = 255.0 - gray, 255.0 - border, 255.0 - background
     contrast = gray.max() - background
     if contrast < MIN_CONTRAST:
         raise ValueError(
             f"no ink found: the image is blank (ink differs from the background by "
             f"{max(contrast, 0):.0f} of 255 levels, need {MIN_CONTRAST:.0f})"
         )
+    noise_sigma = 1.4826 * np.median(np.abs(border - background))
+    threshold = max(NOISE_LEVEL * contrast, NOISE_SIGMAS * noise_sigma)
     ink = np.clip((gray - background) / contrast, 0.0, 1.0)
-    ink[ink < NOISE_LEVEL] = 0.0
+    ink[gray - background < threshold] = 0.0
+    ink[_isolated(ink > 0)] = 0.0
     return ink
+
+
+def _isolated(mask):
+    """Return the True pixels of an (H, W) mask that have no True 8-neighbour."""
+    padded = np.pad(mask, 1).astype(np.int8)
+    height, width = mask.shape
+    neighbours = sum(
+        padded[1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width]
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
+        if (dy, dx) != (0, 0)
+    )
+    return mask & (neighbours == 0)
 
 
 def _border(gray):

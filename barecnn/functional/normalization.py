@@ -41,23 +41,51 @@ def _normalize_backward(dx_hat: np.ndarray, cache: NormCache) -> np.ndarray:
     return (cache.inv_std / m) * (m * dx_hat - sum_dx_hat - cache.x_hat * sum_dx_hat_x_hat)
 
 
+class BatchNormCache(NamedTuple):
+    x_hat: np.ndarray          # (M, C) rows: one per sample (and pixel), channels last
+    inv_std: np.ndarray        # (C,)
+    gamma: np.ndarray | None   # (C,)
+    training: bool             # statistics from the batch (else fixed)
+    shape: tuple               # the input's shape
+    mean: np.ndarray           # (C,) the statistics used
+    var: np.ndarray            # (C,) biased variance
+
+
+def rows_by_channel(x: np.ndarray) -> np.ndarray:
+    """``(N, C, *S)`` as ``(N * prod(S), C)``: free for channels-last memory (what conv produces)."""
+    if x.ndim == 2:
+        return x
+    return x.transpose((0, *range(2, x.ndim), 1)).reshape(-1, x.shape[1])
+
+
+def rows_to_shape(rows: np.ndarray, shape: tuple) -> np.ndarray:
+    """Inverse of :func:`rows_by_channel`: an ``(N, C, *S)`` view of channels-last rows."""
+    if len(shape) == 2:
+        return rows
+    N, C, *spatial = shape
+    return rows.reshape(N, *spatial, C).transpose((0, len(shape) - 1, *range(1, len(shape) - 1)))
+
+
 def batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
                        running_mean: np.ndarray | None = None, running_var: np.ndarray | None = None,
                        training: bool = True, eps: float = 1e-5):
-    """Batch norm over ``(N, D)`` or spatial batch norm over ``(N, C, H, W)``.
+    """Batch norm over ``(N, C)`` / ``(N, C, L)``, or spatial batch norm over ``(N, C, H, W)``.
+
+    Statistics are per channel over every other axis. The work is done on the ``(M, C)`` rows
+    view (:func:`rows_by_channel`), which is free for channels-last activations.
 
     Parameters
     ----------
-    x : (N, C) or (N, C, H, W).
+    x : (N, C), (N, C, L) or (N, C, H, W).
     gamma, beta : (C,) scale and shift, or ``None`` for no affine map.
     running_mean, running_var : (C,) statistics used when ``training`` is False.
-    training : True normalises with this batch's mean and biased variance (over N, H, W).
+    training : True normalises with this batch's mean and biased variance.
 
     Returns
     -------
     out : like ``x``.
-    cache : a :class:`NormCache`; in training, ``cache.mean`` and ``cache.var`` (biased) are the
-        batch statistics a module folds into its running averages.
+    cache : a :class:`BatchNormCache`; in training, ``cache.mean`` and ``cache.var`` (biased) are
+        the batch statistics a module folds into its running averages.
     """
     op = "batch_norm"
     check_float_array(x, op, "x", (2, 3, 4), "(N, C), (N, C, L) or (N, C, H, W)")
@@ -66,34 +94,48 @@ def batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray
     for name, vec in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean), ("running_var", running_var)):
         if vec is not None and vec.shape != (channels,):
             raise ValueError(f"{op}: {name} must have shape ({channels},), got {vec.shape}")
-    axes = (0,) + tuple(range(2, x.ndim))
-    shape = _channel_shape(x)
+    rows = rows_by_channel(x)
     if training:
-        if x.size // channels < 2:
+        if rows.shape[0] < 2:
             raise ValueError(f"{op}: training needs more than one value per channel, got input shape {x.shape}")
-        mean = x.mean(axis=axes)
-        var = x.var(axis=axes)
-        stats_axes = axes
+        mean = rows.mean(axis=0)
+        x_hat = rows - mean
+        var = np.einsum("mc,mc->c", x_hat, x_hat) / x.dtype.type(rows.shape[0])
     else:
         if running_mean is None or running_var is None:
             raise ValueError(f"{op}: evaluation mode needs running_mean and running_var")
         mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
-        stats_axes = None
-    inv_std = 1.0 / np.sqrt(var.reshape(shape) + x.dtype.type(eps))
-    x_hat = (x - mean.reshape(shape)) * inv_std
-    out = x_hat
-    if gamma is not None:
-        out = out * gamma.reshape(shape)
+        x_hat = rows - mean
+    inv_std = 1.0 / np.sqrt(var + x.dtype.type(eps))
+    x_hat *= inv_std
+    out = x_hat * gamma if gamma is not None else x_hat.copy()
     if beta is not None:
-        out = out + beta.reshape(shape)
-    g = None if gamma is None else gamma.reshape(shape)
-    return out, NormCache(x_hat, inv_std, g, stats_axes, axes, mean, var)
+        out += beta
+    return rows_to_shape(out, x.shape), BatchNormCache(x_hat, inv_std, gamma, training, x.shape, mean, var)
 
 
-def batch_norm_backward(dout: np.ndarray, cache: NormCache):
-    """Backward of :func:`batch_norm_forward`: ``dout -> (dx, dgamma, dbeta)`` (``None`` without affine)."""
-    check_grad_shape("batch_norm", dout, cache.x_hat.shape)
-    return _norm_backward(dout, cache)
+def batch_norm_backward(dout: np.ndarray, cache: BatchNormCache):
+    """Backward of :func:`batch_norm_forward`: ``dout -> (dx, dgamma, dbeta)`` (``None`` without affine).
+
+    With batch statistics, writing ``dbeta = sum(dout)`` and ``dgamma = sum(dout * x_hat)``
+    (sums over the M rows), the equation in the module docstring becomes
+    ``dx = gamma * inv_std * (dout - (dbeta + x_hat * dgamma) / M)``.
+    """
+    check_grad_shape("batch_norm", dout, cache.shape)
+    rows = rows_by_channel(dout)
+    dbeta = rows.sum(axis=0)
+    dgamma = np.einsum("mc,mc->c", rows, cache.x_hat)
+    scale = cache.inv_std if cache.gamma is None else cache.gamma * cache.inv_std
+    if cache.training:
+        m = cache.x_hat.shape[0]
+        correction = cache.x_hat * (dgamma / m)
+        correction += dbeta / m
+        dx = rows - correction
+        dx *= scale
+    else:
+        dx = rows * scale
+    has_affine = cache.gamma is not None
+    return rows_to_shape(dx, cache.shape), (dgamma if has_affine else None), (dbeta if has_affine else None)
 
 
 def _norm_backward(dout: np.ndarray, cache: NormCache):

@@ -78,25 +78,34 @@ def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0):
     check_float_array(x, op, "x", 4, "(N, C, H, W)")
     geom = pool_geometry(x.shape, kernel_size, stride, padding, op)
     x_padded = pad_spatial(x, geom.padding, -np.inf)
-    out, argmax = None, None
-    for k, (rows, cols) in window_slices(geom):
+    out = None
+    for _, (rows, cols) in window_slices(geom):
         candidate = x_padded[:, :, rows, cols]
-        if out is None:
-            out = candidate.copy(order="K")
-            argmax = np.zeros(out.shape, dtype=np.int16)
-            continue
-        # strictly greater: on ties the first maximum in row-major order keeps the gradient (PyTorch)
-        better = candidate > out
-        np.copyto(out, candidate, where=better)
-        np.copyto(argmax, k, where=better)
-    return out, (argmax, geom)
+        out = candidate.copy(order="K") if out is None else np.maximum(out, candidate, out=out)
+    return out, (x_padded, out, geom)
 
 
 def max_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
-    """Max pooling backward: ``dout (N, C, H', W')`` goes to each window's maximum; returns ``dx``."""
-    argmax, geom = cache
+    """Max pooling backward: ``dout (N, C, H', W')`` goes to each window's maximum; returns ``dx``.
+
+    On ties only the *first* maximum in row-major window order gets the gradient (PyTorch's
+    rule): offsets are visited in that order and a window, once claimed, takes no more.
+    """
+    x_padded, out, geom = cache
     check_grad_shape("max_pool2d", dout, geom.x_shape[:2] + geom.out_hw)
-    return _scatter_to_windows(geom, dout, lambda k: np.where(argmax == k, dout, 0))
+    N, C, H, W = geom.x_shape
+    ph, pw = geom.padding
+    dx_padded = np.zeros_like(x_padded)
+    unclaimed = None
+    for _, (rows, cols) in window_slices(geom):
+        hit = x_padded[:, :, rows, cols] == out
+        if unclaimed is None:
+            unclaimed = ~hit
+        else:
+            hit &= unclaimed
+            unclaimed &= ~hit
+        dx_padded[:, :, rows, cols] += dout * hit
+    return dx_padded[:, :, ph:ph + H, pw:pw + W]
 
 
 def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
@@ -164,4 +173,5 @@ def global_avg_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     """``dout (N, C) -> dx (N, C, H, W)``, each pixel receiving ``dout / (H*W)``."""
     N, C, H, W = cache
     check_grad_shape("global_avg_pool2d", dout, (N, C))
-    return np.broadcast_to((dout / (H * W))[:, :, None, None], cache).copy()
+    # built channels-last, the layout convolutions produce and consume without copies
+    return np.broadcast_to((dout / (H * W))[:, None, None, :], (N, H, W, C)).transpose(0, 3, 1, 2).copy(order="K")
