@@ -185,10 +185,11 @@ class Threads:
             self.note = "set by threadpoolctl"
         except ImportError:
             current = blas_runtime().get("threads")
-            self.note = ("threadpoolctl not installed, so not set at run time; start Python with "
-                         "OPENBLAS_NUM_THREADS=N to choose (benchmarks/speed.py --threads does)")
             if current == self.wanted:
-                self.note = "as requested; " + self.note
+                self.note = "as requested; OpenBLAS's start-up setting, threadpoolctl not installed"
+            else:
+                self.note = (f"wanted {self.wanted}, but threadpoolctl is not installed to change it at run time: "
+                             f"start Python with OPENBLAS_NUM_THREADS={self.wanted} (benchmarks/speed.py --threads does)")
         if self.torch is not None:
             self._torch_before = self.torch.get_num_threads()
             self.torch.set_num_threads(self.wanted)
@@ -221,6 +222,9 @@ def machine_lines(info: dict) -> list[str]:
              f"Python {info['python']}",
              f"numpy    {info['numpy']}, BLAS {info['blas']}{kernels}; {blas_threads} BLAS threads "
              f"({info['blas_threads_note']})"]
+    if info["blas_kernels"] == "Haswell" and "AVX-512" in info["cpu"]:
+        lines.append("hint     this CPU has AVX-512 but OpenBLAS picked its Haswell (AVX2) kernels; "
+                     "OPENBLAS_CORETYPE=SkylakeX in the environment selects the AVX-512 ones")
     if info["torch"] is None:
         lines.append("torch    not installed: barecnn numbers only")
     else:
@@ -231,13 +235,16 @@ def machine_lines(info: dict) -> list[str]:
 
 # -------------------------------------------------------------------------- timing
 def rate(fn: Callable[[], object], seconds: float) -> float:
-    """Calls per second of ``fn``, calling it until ``seconds`` have passed (at least once)."""
+    """Calls per second of ``fn``, calling it until ``seconds`` have passed (at least once).
+
+    Stops early rather than overshoot by more than half of ``seconds`` when calls are slow.
+    """
     calls, start = 0, time.perf_counter()
     while True:
         fn()
         calls += 1
         elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
+        if elapsed >= seconds or elapsed * (calls + 1) / calls > 1.5 * seconds:
             return calls / elapsed
 
 

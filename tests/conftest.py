@@ -94,13 +94,19 @@ def synthetic_data_dir(tmp_path_factory):
 def barecnn_cli(tmp_path_factory):
     """Run ``python -m barecnn ARGS...`` in a subprocess: ``barecnn_cli(*args, cwd=None, timeout=120)``.
 
-    The environment has an absolute ``$BARECNN_DATA`` (if set), a private ``XDG_CACHE_HOME`` and the
-    Agg matplotlib backend. Returns the ``subprocess.CompletedProcess`` (text output captured).
+    The environment has an absolute ``$BARECNN_DATA`` (if set), a private ``XDG_CACHE_HOME``, the
+    Agg matplotlib backend and one BLAS thread (unless set). ``executable`` replaces
+    ``[python, -m, barecnn]`` (e.g. ``["barecnn"]`` or a wrapper script). Returns the
+    ``subprocess.CompletedProcess`` (text output captured).
     """
     cache = tmp_path_factory.mktemp("xdg_cache")
 
     def run(*args, cwd=None, timeout=120, executable=None):
         env = dict(os.environ, XDG_CACHE_HOME=str(cache), MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+        # One BLAS thread per subprocess: on busy shared cores OpenBLAS's spinning threads make a
+        # short training run several times slower (the results are the same).
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(name, "1")
         if env.get("BARECNN_DATA"):
             env["BARECNN_DATA"] = str((REPO_ROOT / env["BARECNN_DATA"]).resolve())
         command = list(executable) if executable else [sys.executable, "-m", "barecnn"]
@@ -108,3 +114,9 @@ def barecnn_cli(tmp_path_factory):
                               text=True, timeout=timeout)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def make_synthetic_digits():
+    """The ``synthetic_digits(n, seed)`` generator, for tests that want arrays rather than a folder."""
+    return synthetic_digits

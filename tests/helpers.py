@@ -158,8 +158,10 @@ def helper_test_module(ours: nn.Module, inputs, *extra, twin=None, rng: np.rando
             twin.zero_grad(set_to_none=True)
         tx = to_torch(x, requires_grad=True)
         textra = [torch.as_tensor(np.asarray(e)) for e in extra]
-        out = ours(x.copy(), *extra)
+        snapshot = x.copy()
+        out = ours(x, *extra)                       # x as given: views and odd layouts included
         tout = twin(tx, *textra)
+        np.testing.assert_array_equal(x, snapshot, err_msg=f"{where}: forward modified its input")
         assert_close(out, to_numpy(tout), f"{where}: output", rtol, atol)
         if isinstance(out, np.ndarray):
             assert out.dtype == np.float64, f"{where}: output dtype {out.dtype}"
@@ -198,9 +200,13 @@ def helper_test_op(forward, backward, torch_fn, inputs, *, kwargs=None, torch_kw
     torch_kwargs = torch_kwargs or {}
     arrays = [None if a is None else np.asarray(a, dtype=np.float64) for a in inputs]
     tensors = [None if a is None else to_torch(a, requires_grad=True) for a in arrays]
-    out, cache = forward(*[None if a is None else a.copy() for a in arrays], **kwargs)
+    snapshots = [None if a is None else a.copy() for a in arrays]
+    out, cache = forward(*arrays, **kwargs)            # the arrays as given: views and odd layouts included
     tout = torch_fn(*tensors, **torch_kwargs)
     name = getattr(forward, "__qualname__", str(forward))
+    for array, snapshot in zip(arrays, snapshots):
+        if array is not None:
+            np.testing.assert_array_equal(array, snapshot, err_msg=f"{name} modified its input")
     assert_close(out, to_numpy(tout), f"{name} output", rtol, atol)
     dout = random_grad(rng, np.shape(out))
     ours_grads = backward(np.asarray(dout), cache)

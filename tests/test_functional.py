@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import barecnn.functional as F
+from barecnn.functional import naive
 from barecnn.functional._checks import output_size, resolve_padding
 from barecnn.functional.conv import conv_geometry
 from barecnn.functional.pool import pool_geometry
@@ -102,7 +103,7 @@ def test_conv2d_without_bias_returns_none_db(rng):
     lambda x: np.asfortranarray(x),
     lambda x: x.transpose(0, 1, 3, 2),             # channels swapped axes
 ], ids=["flipped", "strided", "fortran", "transposed"])
-def test_conv2d_and_pools_accept_non_contiguous_inputs(rng, make_view):
+def test_kernels_accept_non_contiguous_inputs(rng, make_view):
     x = make_view(rng.standard_normal((2, 3, 8, 10)))
     w = rng.standard_normal((4, 3, 3, 2))
     helper_test_op(F.conv2d_forward, F.conv2d_backward, lambda a, b: TF.conv2d(a, b, stride=2, padding=1),
@@ -111,6 +112,12 @@ def test_conv2d_and_pools_accept_non_contiguous_inputs(rng, make_view):
                    [x], kwargs=dict(kernel_size=3, stride=2, padding=1), rng=rng)
     helper_test_op(F.avg_pool2d_forward, F.avg_pool2d_backward, lambda a: TF.avg_pool2d(a, 2, 1, 1),
                    [x], kwargs=dict(kernel_size=2, stride=1, padding=1), rng=rng)
+    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
+    helper_test_op(lambda a, g, b: F.batch_norm_forward(a, g, b, training=True), F.batch_norm_backward,
+                   lambda a, g, b: TF.batch_norm(a, None, None, g, b, training=True), [x, gamma, beta], rng=rng)
+    helper_test_op(lambda a, g, b: F.group_norm_forward(a, 3, g, b), F.group_norm_backward,
+                   lambda a, g, b: TF.group_norm(a, 3, g, b), [x, gamma, beta], rng=rng)
+    helper_test_op(F.relu_forward, F.relu_backward, TF.relu, [x], rng=rng)
 
 
 def test_conv2d_non_contiguous_upstream_gradient(rng):
@@ -216,9 +223,8 @@ def test_max_pool2d_tie_gradient_goes_to_top_left():
     np.testing.assert_array_equal(dx[0, 0], [[3.0, 0.0], [0.0, 0.0]])
 
 
-@pytest.mark.xfail(reason="BUG: max_pool2d_forward stores the argmax as int16, so a window of more "
-                          "than 32767 elements (e.g. kernel 182x182) raises OverflowError", strict=True)
-def test_max_pool2d_large_window_argmax_does_not_overflow(rng):
+def test_max_pool2d_large_window_does_not_overflow(rng):
+    """Regression: an int16 argmax buffer overflowed for windows of more than 32767 elements."""
     x = rng.standard_normal((1, 1, 182, 182))
     out, cache = F.max_pool2d_forward(x, 182)
     dx = F.max_pool2d_backward(np.ones((1, 1, 1, 1)), cache)
@@ -226,13 +232,16 @@ def test_max_pool2d_large_window_argmax_does_not_overflow(rng):
     assert dx.reshape(-1).argmax() == x.reshape(-1).argmax() and dx.sum() == 1.0
 
 
-@pytest.mark.xfail(reason="BUG: max_pool2d_forward ignores NaN unless it is the first element of the "
-                          "window (torch and the naive version propagate NaN)", strict=True)
 def test_max_pool2d_propagates_nan_like_torch():
-    x = np.array([[[[1.0, np.nan], [0.0, 2.0]]]])
-    out, _ = F.max_pool2d_forward(x, 2)
+    """Regression: NaN was ignored unless it was the first element of the window."""
+    x = np.array([[[[1.0, np.nan, 3.0, 0.0], [0.0, 2.0, 1.0, 2.0]]]])
+    with np.errstate(invalid="ignore"):
+        out, _ = F.max_pool2d_forward(x, 2)
+        out_naive, _ = naive.max_pool2d_forward(x, 2)
     expected = to_numpy(TF.max_pool2d(to_torch(x), 2))
     np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(out_naive, expected)
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (1, 1, 1, 1), (3, 2, 7, 1)])

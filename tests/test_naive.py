@@ -121,7 +121,8 @@ def test_pools_naive_equal_fast_cases(rng, x_shape, kernel, stride, padding):
     compare_pools(rng.standard_normal(x_shape), kernel, stride, padding, rng)
 
 
-@pytest.mark.parametrize("kernel, stride, padding", [(2, None, 0), (3, 2, 0), (3, 2, 1), (3, 1, 1), ((2, 3), (1, 2), 1)])
+@pytest.mark.parametrize("kernel, stride, padding", [(2, None, 0), (3, 2, 0), (3, 2, 1), (3, 1, 1),
+                                                     ((2, 3), (1, 2), 1)])
 def test_max_pool_ties_naive_equals_fast_equals_torch(kernel, stride, padding):
     """Ties everywhere: all-zero windows after a ReLU and small integers. The gradient goes to the
     first maximum in row-major order, in naive, fast and torch alike."""

@@ -93,19 +93,19 @@ def max_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     """
     x_padded, out, geom = cache
     check_grad_shape("max_pool2d", dout, geom.x_shape[:2] + geom.out_hw)
-    N, C, H, W = geom.x_shape
-    ph, pw = geom.padding
-    dx_padded = np.zeros_like(x_padded)
-    unclaimed = None
-    for _, (rows, cols) in window_slices(geom):
-        hit = x_padded[:, :, rows, cols] == out
-        if unclaimed is None:
-            unclaimed = ~hit
-        else:
-            hit &= unclaimed
-            unclaimed &= ~hit
-        dx_padded[:, :, rows, cols] += dout * hit
-    return dx_padded[:, :, ph:ph + H, pw:pw + W]
+
+    def first_maximum_grads():
+        unclaimed = None
+        for _, (rows, cols) in window_slices(geom):
+            hit = x_padded[:, :, rows, cols] == out
+            if unclaimed is None:
+                unclaimed = ~hit
+            else:
+                hit &= unclaimed
+                unclaimed &= ~hit
+            yield dout * hit
+
+    return _scatter_to_windows(geom, dout, first_maximum_grads())
 
 
 def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
@@ -139,7 +139,7 @@ def avg_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     divisor, geom = cache
     check_grad_shape("avg_pool2d", dout, geom.x_shape[:2] + geom.out_hw)
     share = dout / divisor
-    return _scatter_to_windows(geom, dout, lambda k: share)
+    return _scatter_to_windows(geom, dout, (share for _ in window_slices(geom)))
 
 
 def _window_divisor(geom: PoolGeometry, count_include_pad: bool, dtype):
@@ -153,13 +153,14 @@ def _window_divisor(geom: PoolGeometry, count_include_pad: bool, dtype):
     return counts
 
 
-def _scatter_to_windows(geom: PoolGeometry, dout: np.ndarray, grad_at_offset) -> np.ndarray:
-    """Sum ``grad_at_offset(k)`` (shape of ``dout``) back onto the input positions of offset ``k``."""
+def _scatter_to_windows(geom: PoolGeometry, dout: np.ndarray, grads_per_offset) -> np.ndarray:
+    """Sum the k-th array of ``grads_per_offset`` (each shaped like ``dout``) onto the input
+    positions that window offset k reads; returns ``dx (N, C, H, W)``."""
     N, C, H, W = geom.x_shape
     ph, pw = geom.padding
     dx_padded = np.zeros_like(dout, shape=(N, C, H + 2 * ph, W + 2 * pw))
-    for k, (rows, cols) in window_slices(geom):
-        dx_padded[:, :, rows, cols] += grad_at_offset(k)
+    for (_, (rows, cols)), grad in zip(window_slices(geom), grads_per_offset):
+        dx_padded[:, :, rows, cols] += grad
     return dx_padded[:, :, ph:ph + H, pw:pw + W]
 
 
@@ -175,3 +176,37 @@ def global_avg_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     check_grad_shape("global_avg_pool2d", dout, (N, C))
     # built channels-last, the layout convolutions produce and consume without copies
     return np.broadcast_to((dout / (H * W))[:, None, None, :], (N, H, W, C)).transpose(0, 3, 1, 2).copy(order="K")
+
+
+def adaptive_bins(size: int, bins: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling windows: bin ``i`` covers ``[floor(i*size/bins), ceil((i+1)*size/bins))``."""
+    return [((i * size) // bins, -((-(i + 1) * size) // bins)) for i in range(bins)]
+
+
+def adaptive_avg_pool2d_forward(x: np.ndarray, output_size):
+    """Adaptive average pooling to ``output_size`` (int or pair): ``(N, C, H, W) -> (N, C, oh, ow)``.
+
+    Windows may overlap and differ in size when ``H`` is not a multiple of ``oh`` (PyTorch's bins);
+    the loop runs over the ``oh * ow`` output cells, each a mean over one slab of all samples.
+    """
+    op = "adaptive_avg_pool2d"
+    check_float_array(x, op, "x", 4, "(N, C, H, W)")
+    oh, ow = as_pair(output_size, op, "output_size")
+    N, C, H, W = x.shape
+    rows, cols = adaptive_bins(H, oh), adaptive_bins(W, ow)
+    out = np.empty((N, C, oh, ow), dtype=x.dtype)
+    for i, (r0, r1) in enumerate(rows):
+        for j, (c0, c1) in enumerate(cols):
+            out[:, :, i, j] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
+    return out, (x.shape, rows, cols)
+
+
+def adaptive_avg_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
+    """Each output cell's gradient spread evenly over its window: ``dout (N, C, oh, ow) -> dx``."""
+    x_shape, rows, cols = cache
+    check_grad_shape("adaptive_avg_pool2d", dout, x_shape[:2] + (len(rows), len(cols)))
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    for i, (r0, r1) in enumerate(rows):
+        for j, (c0, c1) in enumerate(cols):
+            dx[:, :, r0:r1, c0:c1] += (dout[:, :, i, j] / ((r1 - r0) * (c1 - c0)))[:, :, None, None]
+    return dx

@@ -56,6 +56,9 @@ class Flatten(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not isinstance(x, np.ndarray):
             raise TypeError(f"{self!r}: input must be a NumPy array, got {type(x).__name__}")
+        for dim in (self.start_dim, self.end_dim):
+            if not -x.ndim <= dim < x.ndim:
+                raise IndexError(f"{self!r}: dimension {dim} is out of range for input of shape {x.shape}")
         start = self.start_dim % x.ndim
         end = self.end_dim % x.ndim
         if start > end:

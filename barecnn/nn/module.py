@@ -103,10 +103,11 @@ class Module:
         if channels is not None and x.shape[1] != channels:
             raise ValueError(f"{self!r}: expected {channels} channels in input of shape {layout}, "
                              f"got shape {x.shape}")
-        for name, param in self.named_parameters():
-            if param.data.dtype != x.dtype:
-                raise TypeError(f"{self!r}: input dtype {x.dtype} does not match parameter '{name}' dtype "
-                                f"{param.data.dtype}; call .double()/.float() on the model or cast the input")
+        own_arrays = [(n, p.data) for n, p in self.named_parameters()] + list(self.named_buffers())
+        for name, array in own_arrays:
+            if np.issubdtype(array.dtype, np.floating) and array.dtype != x.dtype:
+                raise TypeError(f"{self!r}: input dtype {x.dtype} does not match '{name}' dtype "
+                                f"{array.dtype}; call .double()/.float() on the model or cast the input")
         return x
 
     # ------------------------------------------------------------ registration
@@ -135,12 +136,20 @@ class Module:
             yield module
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """``(dotted name, Parameter)`` in registration order; a shared Parameter is listed once."""
+        seen: set[int] = set()
+        for name, param in self._all_named_parameters(prefix):
+            if id(param) not in seen:
+                seen.add(id(param))
+                yield name, param
+
+    def _all_named_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
         for name, value in vars(self).items():
             full = f"{prefix}.{name}" if prefix else name
             if isinstance(value, Parameter):
                 yield full, value
             elif isinstance(value, Module):
-                yield from value.named_parameters(full)
+                yield from value._all_named_parameters(full)
 
     def parameters(self) -> Iterator[Parameter]:
         for _, param in self.named_parameters():
@@ -193,20 +202,26 @@ class Module:
         if missing or unexpected:
             raise KeyError(
                 f"{type(self).__name__}.load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        converted = {}
         for key, value in state_dict.items():
             shape = np.shape(value)
             if shape != own[key].shape:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: '{key}' has shape {shape}, "
                                  f"expected {own[key].shape}")
+            try:   # convert everything before changing anything
+                converted[key] = np.array(value, dtype=own[key].dtype)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: '{key}' cannot be converted to "
+                                 f"{own[key].dtype}: {error}") from None
         for module_name, module in self.named_modules():
             prefix = f"{module_name}." if module_name else ""
             for name, value in list(vars(module).items()):
                 key = prefix + name
                 if isinstance(value, Parameter):
-                    value.data = np.array(state_dict[key], dtype=value.data.dtype)
+                    value.data = converted[key]
                     value.grad = None
                 elif name in module._buffer_names:
-                    setattr(module, name, np.array(state_dict[key], dtype=np.asarray(value).dtype))
+                    setattr(module, name, converted[key])
 
     def to_dtype(self, dtype) -> "Module":
         """Cast every floating parameter and buffer to ``dtype`` (gradients are dropped)."""
@@ -249,6 +264,10 @@ class Sequential(Module):
         for index, module in enumerate(modules):
             if not isinstance(module, Module):
                 raise TypeError(f"Sequential: argument {index} is a {type(module).__name__}, not a Module")
+            if any(module is earlier for earlier in modules[:index]):
+                raise ValueError(f"Sequential: argument {index} ({module!r}) appears twice; a barecnn module keeps "
+                                 f"one forward cache (there is no autograd graph), so reusing one instance in a "
+                                 f"pass would give wrong gradients: share weights by sharing Parameters instead")
             setattr(self, str(index), module)
 
     def __len__(self) -> int:

@@ -77,7 +77,7 @@ class GlobalAvgPool2d(Module):
 
 
 class AdaptiveAvgPool2d(Module):
-    """PyTorch's adaptive average pooling for output sizes that divide the input evenly
+    """PyTorch's adaptive average pooling to ``output_size`` for any input size
     (``AdaptiveAvgPool2d(1)`` is global average pooling kept 4-D: ``(N, C, 1, 1)``)."""
 
     def __init__(self, output_size):
@@ -86,16 +86,12 @@ class AdaptiveAvgPool2d(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x, "(N, C, H, W)", 4)
-        (H, W), (oh, ow) = x.shape[2:], self.output_size
-        if H % oh or W % ow:
-            raise ValueError(f"{self!r}: input size {H}x{W} is not a multiple of the output size {oh}x{ow}")
-        kernel = (H // oh, W // ow)
-        out, cache = F.avg_pool2d_forward(x, kernel, kernel)
+        out, cache = F.adaptive_avg_pool2d_forward(x, self.output_size)
         self._save_for_backward(cache, out.shape)
         return out
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return F.avg_pool2d_backward(grad_output, self._saved_for_backward(grad_output))
+        return F.adaptive_avg_pool2d_backward(grad_output, self._saved_for_backward(grad_output))
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
