@@ -207,7 +207,9 @@ def machine_info(torch, threads: Threads) -> dict:
     info = {"cpu": cpu_description(), "cores": os.cpu_count(), "usable_cores": usable_cores(),
             "python": platform.python_version(), "numpy": np.__version__, "blas": blas_build(),
             "blas_kernels": runtime.get("kernels"), "blas_threads": runtime.get("threads"),
-            "blas_threads_note": threads.note, "torch": None, "torch_threads": None}
+            "blas_threads_note": threads.note, "torch": None, "torch_threads": None, "load_average": None}
+    if hasattr(os, "getloadavg"):
+        info["load_average"] = os.getloadavg()[0]
     if torch is not None:
         backends = [name for name, module in (("MKL", "mkl"), ("oneDNN", "mkldnn"))
                     if getattr(getattr(torch.backends, module, None), "is_available", lambda: False)()]
@@ -230,6 +232,10 @@ def machine_lines(info: dict) -> list[str]:
     else:
         lines.append(f"torch    {info['torch']} ({', '.join(info['torch_backends']) or 'native kernels'}); "
                      f"{info['torch_threads']} threads (torch.set_num_threads)")
+    load = info.get("load_average")
+    if load is not None and load > 0.5 * info["usable_cores"]:
+        lines.append(f"load     {load:.1f} (1-minute average) on {info['usable_cores']} cores: other programs are "
+                     f"running, so multi-threaded timings will be erratic; compare with --threads 1")
     return lines
 
 

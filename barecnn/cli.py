@@ -20,6 +20,13 @@ class CommandError(Exception):
     """A problem to report to the user in one line."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), like every other barecnn error."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"barecnn: error: {self.prog.removeprefix('barecnn ')}: {message} (see --help)\n")
+
+
 # ------------------------------------------------------------------------------ helpers
 def _positive_int(text: str) -> int:
     try:
@@ -71,13 +78,15 @@ def cmd_train(args) -> int:
 
     log = _log()
     out_dir = Path(args.resume or args.out or f"runs/{args.model}")
-    dataset = _load_data(args, log)
     if args.resume:
+        _check_resume_options(args)
         checkpoint = out_dir / "checkpoint.npz"
         if not checkpoint.is_file():
             raise CommandError(f"--resume {args.resume}: no checkpoint.npz in that folder")
         seed = io.load_arrays(checkpoint)[0]["training"]["config"]["seed"]
         state = json.loads(_read_text(out_dir / "run.json"))
+        args.dataset = args.dataset or state["dataset"]
+        dataset = _load_data(args, log)
         train, val, test = split_dataset(dataset, state["val_size"], np.random.default_rng(seed),
                                          state["train_size"], state["test_size"])
         train, val = _overfit_splits(train, val, state.get("overfit"))
@@ -85,6 +94,8 @@ def cmd_train(args) -> int:
         log(f"resuming {trainer.config.model} after epoch {trainer.epoch} of {trainer.config.epochs}")
         overfit = state.get("overfit")
     else:
+        args.dataset = args.dataset or "mnist"
+        dataset = _load_data(args, log)
         overfit = args.overfit
         config = TrainConfig(model=args.model, epochs=args.epochs, batch_size=args.batch_size,
                              optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
@@ -125,6 +136,18 @@ def cmd_train(args) -> int:
     log(f"test accuracy {result['accuracy']:.4f} ({int(round(result['accuracy'] * result['n']))}/{result['n']}) "
         f"on {dataset.name} test set")
     return 0
+
+
+RUN_OPTIONS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "lr_decay",
+               "label_smoothing", "clip_grad_norm", "augment", "train_size", "test_size", "overfit", "out")
+
+
+def _check_resume_options(args) -> None:
+    """A resumed run continues exactly as configured: options that would change it are refused."""
+    given = [name for name in RUN_OPTIONS if getattr(args, name) is not None]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise CommandError(f"--resume continues the run exactly as it was configured; drop {flags}")
 
 
 def _overfit_config(config, n: int):
@@ -221,6 +244,8 @@ def cmd_plot(args) -> int:
     model = io.load(args.model)
     dataset = _load_data(args, _log())
     out = Path(args.out or Path(args.model).parent)
+    if args.index >= len(dataset.test_images):
+        raise CommandError(f"--index {args.index} is past the end of the {len(dataset.test_images)}-image test set")
     written = [plot_filters(model, out / "filters.png"),
                plot_feature_maps(model, dataset.test_images[args.index], out / "feature_maps.png"),
                plot_predictions(model, dataset.test_images[:args.count], dataset.test_labels[:args.count],
@@ -249,8 +274,9 @@ def cmd_bench(args) -> int:
 
 
 # ------------------------------------------------------------------------------- parser
-def _add_data_options(parser):
-    parser.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist, or a folder of IDX/CSV files")
+def _add_data_options(parser, default="mnist"):
+    parser.add_argument("--dataset", default=default,
+                        help="mnist, fashion-mnist, or a folder of IDX/CSV files" + (" (default mnist)" if default is None else ""))
     parser.add_argument("--data-dir", default=None, help="look here first for the named dataset")
     parser.add_argument("--no-download", action="store_true", help="never download; fail if not found")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -260,13 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .models import DEFAULT_MODEL, ZOO
     from .train import EPOCH_SCHEDULES, ITERATION_SCHEDULES, OPTIMIZERS
 
-    parser = argparse.ArgumentParser(prog="barecnn", description="CNNs in bare NumPy: train, evaluate, predict.")
+    parser = OneLineParser(prog="barecnn", description="CNNs in bare NumPy: train, evaluate, predict.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
 
     train = commands.add_parser("train", help="train a model (default: the best MNIST model)")
     train.add_argument("--model", default=DEFAULT_MODEL, choices=list(ZOO))
-    _add_data_options(train)
+    _add_data_options(train, default=None)
     train.add_argument("--epochs", type=_positive_int)
     train.add_argument("--batch-size", type=_positive_int)
     train.add_argument("--optimizer", choices=OPTIMIZERS)

@@ -25,6 +25,7 @@ from .models import Classifier, from_config
 FORMAT = "barecnn-model"
 VERSION = 1
 HEADER_KEY = "__barecnn__"
+ZIP_MAGIC = b"PK\x03\x04"   # every .npz is a zip archive
 MODEL_PREFIX = "model/"
 
 
@@ -38,12 +39,19 @@ def atomic_write(path, write) -> None:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -83,6 +91,9 @@ def load_arrays(path) -> tuple[dict, dict[str, np.ndarray]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
+    with open(path, "rb") as handle:
+        if handle.read(4) != ZIP_MAGIC:
+            raise ValueError(f"{path}: not a barecnn model file (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
@@ -102,8 +113,11 @@ def load_arrays(path) -> tuple[dict, dict[str, np.ndarray]]:
         raise ValueError(f"{path}: corrupt header ({error})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValueError(f"{path}: not a barecnn model file (format {header.get('format') if isinstance(header, dict) else None!r})")
-    if header.get("version", 0) > VERSION:
-        raise ValueError(f"{path}: written by a newer barecnn (file version {header['version']}, this reads {VERSION})")
+    version = header.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"{path}: corrupt header (version {version!r})")
+    if version > VERSION:
+        raise ValueError(f"{path}: written by a newer barecnn (file version {version}, this reads {VERSION})")
     return header, arrays
 
 

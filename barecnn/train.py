@@ -163,6 +163,9 @@ class Split:
 def evaluate(model: models.Classifier, split: Split, batch_size: int = 500) -> dict:
     """Accuracy, mean cross-entropy and predictions of ``model`` (eval mode) on ``split``."""
     probs = model.predict_proba(split.images, batch_size)
+    labels = np.asarray(split.labels)
+    if len(labels) and (labels.min() < 0 or labels.max() >= probs.shape[1]):
+        raise ValueError(f"labels range from {labels.min()} to {labels.max()} but the model has {probs.shape[1]} classes")
     picked = probs[np.arange(len(split)), split.labels]
     loss = float(-np.mean(np.log(np.maximum(picked, np.finfo(probs.dtype).tiny))))
     predictions = probs.argmax(axis=1)
@@ -227,8 +230,9 @@ class Trainer:
             images = random_shift_rotate(images, self.data_rng)
         x = self.model.preprocess(images, dtype=self.model.dtype)
         self.optimizer.zero_grad()
-        logits = self.model(x)
-        loss = self.criterion(logits, labels)
+        with np.errstate(over="ignore", invalid="ignore"):   # a diverging run is reported below, not warned
+            logits = self.model(x)
+            loss = self.criterion(logits, labels)
         if not math.isfinite(loss):
             return loss, 0
         self.model.backward(self.criterion.backward())
@@ -250,9 +254,8 @@ class Trainer:
         for batch_index, (images, labels) in enumerate(batches):
             loss, batch_correct = self.train_step(images, labels)
             if not math.isfinite(loss):
-                raise TrainingDiverged(
-                    f"loss became {loss} at epoch {epoch_number}, batch {batch_index + 1}; try a lower --lr "
-                    f"(the last good checkpoint is kept{' in ' + str(self.out_dir) if self.out_dir else ''})")
+                raise TrainingDiverged(f"loss became {loss} at epoch {epoch_number}, batch {batch_index + 1}; "
+                                       f"try a lower --lr{self._checkpoint_note()}")
             if self.epoch == 0 and batch_index == 0:
                 self.log(f"first batch loss {loss:.4f} (ln(10) = {math.log(10):.4f} for an untrained 10-class net)")
             self.history.loss.append(loss)
@@ -265,6 +268,11 @@ class Trainer:
         if self.schedule is not None and not self.schedule_per_iteration:
             self.schedule.step()
         self._end_epoch(correct / max(seen, 1), time.perf_counter() - start)
+
+    def _checkpoint_note(self) -> str:
+        if self.out_dir is not None and (self.out_dir / "checkpoint.npz").is_file():
+            return f" (the last good checkpoint, epoch {self.epoch}, is kept in {self.out_dir})"
+        return ""
 
     def _end_epoch(self, train_acc: float, seconds: float) -> None:
         self.epoch += 1

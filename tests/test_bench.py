@@ -35,9 +35,13 @@ def test_torch_twin_forward_equals_ours(name):
 
 
 def test_torch_twin_trains_like_ours():
-    """One SGD step from the same weights gives the same weights (float64, BatchNorm in training mode)."""
+    """One SGD step from the same weights gives the same loss and weights (float64, BatchNorm in
+    training mode; no dropout, whose masks cannot match)."""
     torch = pytest.importorskip("torch")
-    model = models.create("barenet", rng=np.random.default_rng(1)).double()
+    spec = [models.conv(1, 4, 3, padding=1, bias=False), models.layer("BatchNorm2d", num_features=4),
+            models.layer("ReLU"), models.layer("MaxPool2d", kernel_size=2), models.layer("GlobalAvgPool2d"),
+            models.linear(4, 10)]
+    model = models.Classifier("tiny", spec, models.STANDARDIZE, rng=np.random.default_rng(1)).double()
     twin = bench.torch_twin(model, torch)
     x, y = bench.batch_data(4)
     train_ours = bench.barecnn_steps(model, x.astype(np.float64), y)[0]
@@ -90,7 +94,7 @@ def test_naive_vs_fast_agree_on_small_shapes():
     assert "cs231n (Cython)" in bench.naive_table(rows)
 
 
-def test_conv_gflops_rows_small(monkeypatch):
+def test_conv_gflops_rows_small():
     torch = bench.import_torch()
     gemm = bench.sgemm_gflops(n=64, torch=torch)
     rows = bench.conv_gflops(x_shape=(2, 3, 8, 8), w_shape=(4, 3, 3, 3), torch=torch)

@@ -191,9 +191,6 @@ def test_predict_on_a_missing_image(barecnn_cli, model_file, tmp_path):
     assert_one_line_error(result, "not found", "nope.png")
 
 
-@pytest.mark.xfail(reason="BUG: train.evaluate indexes probs[arange(N), labels] unchecked; a test set with a label "
-                          ">= the model's 10 classes raises IndexError, which cli.main does not catch -> traceback",
-                   strict=True)
 def test_evaluate_on_labels_the_model_does_not_have(barecnn_cli, model_file, make_synthetic_digits, tmp_path):
     from barecnn.data import write_idx
     from barecnn.data.registry import IDX_STEMS
@@ -214,9 +211,6 @@ def test_plot_with_a_missing_model(barecnn_cli, synthetic_data_dir, tmp_path):
     assert_one_line_error(result, "not found")
 
 
-@pytest.mark.xfail(reason="BUG: cli.cmd_plot indexes dataset.test_images[args.index] unchecked; an --index past "
-                          "the test set raises IndexError, which main() does not catch -> traceback",
-                   strict=True)
 def test_plot_with_an_index_past_the_test_set(barecnn_cli, model_file, synthetic_data_dir, tmp_path):
     result = barecnn_cli("plot", model_file, "--dataset", synthetic_data_dir, "--index", "100000",
                          "--out", tmp_path, "--no-progress")

@@ -186,9 +186,6 @@ def test_garbage_bytes_are_a_value_error_naming_the_file(tmp_path):
         assert str(path) in str(info.value)
 
 
-@pytest.mark.xfail(reason="BUG: io.load_arrays reports random/text bytes as 'contains pickled objects' "
-                          "(numpy falls back to unpickling non-zip files and its 'pickle' message is matched)",
-                   strict=True)
 def test_garbage_bytes_are_not_reported_as_pickled(tmp_path):
     path = tmp_path / "notes.npz"
     path.write_bytes(b"hello, I am not a model\n" * 20)
@@ -197,9 +194,6 @@ def test_garbage_bytes_are_not_reported_as_pickled(tmp_path):
     assert "pickle" not in str(info.value)
 
 
-@pytest.mark.xfail(reason="BUG: io.load_arrays on a .npy file (np.load returns an ndarray, not an NpzFile) "
-                          "raises TypeError 'ndarray does not support the context manager protocol' "
-                          "instead of a ValueError naming the file", strict=True)
 def test_a_plain_npy_file_is_a_value_error_naming_the_file(tmp_path):
     np.save(tmp_path / "weights.npy", np.zeros((3, 3), np.float32))
     path = tmp_path / "weights.npz"
@@ -274,9 +268,6 @@ def test_header_that_is_not_json_is_refused(tmp_path):
         io.load(path)
 
 
-@pytest.mark.xfail(reason="BUG: io.load_arrays compares header['version'] > VERSION without checking its type; "
-                          "a non-integer version raises TypeError instead of ValueError naming the file",
-                   strict=True)
 def test_non_integer_version_is_a_value_error(tmp_path):
     path = _rewrite(io.save(zoo_model("seed001"), tmp_path / "m.npz"), tmp_path / "bad.npz",
                     change_header=lambda h: h.update(version="2"))
@@ -325,9 +316,6 @@ def test_failed_first_write_leaves_nothing(tmp_path, monkeypatch):
     assert files_in(tmp_path) == []
 
 
-@pytest.mark.xfail(reason="BUG: io.atomic_write uses tempfile.mkstemp, so every model/checkpoint/history file "
-                          "is created with mode 0600 regardless of the umask (plain open() gives 0644 under "
-                          "umask 022): other users cannot read saved models", strict=True)
 def test_saved_files_follow_the_umask(tmp_path):
     old = os.umask(0o022)
     try:

@@ -129,9 +129,6 @@ def test_resuming_a_finished_run_changes_nothing(barecnn_cli, synthetic_data_dir
     assert (copy / "checkpoint.npz").read_bytes() == before
 
 
-@pytest.mark.xfail(reason="BUG: cli.cmd_train --resume loads args.dataset (default 'mnist') instead of the "
-                          "dataset recorded in DIR/run.json, so a run trained with --dataset X silently "
-                          "continues on MNIST (or fails) when resumed without repeating --dataset", strict=True)
 def test_resume_uses_the_dataset_of_the_run(barecnn_cli, killer, synthetic_data_dir, run_a, tmp_path):
     b = tmp_path / "B"
     kill_after_first_epoch(barecnn_cli, killer, seed004_args(synthetic_data_dir), b)
