@@ -92,7 +92,7 @@ RECOMMENDED: dict[str, dict] = {
     "_default": dict(epochs=10, batch_size=64, optimizer="adam", lr=1e-3, momentum=0.9, nesterov=False,
                      weight_decay=0.0, schedule="none", lr_decay=0.95, label_smoothing=0.0, augment=False,
                      clip_grad_norm=None),
-    "barenet": dict(epochs=8, batch_size=128, optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True,
+    "barenet": dict(epochs=13, batch_size=128, optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True,
                     weight_decay=5e-4, schedule="onecycle", label_smoothing=0.0, augment=True),
     "seed000": dict(epochs=3, batch_size=1, optimizer="sgd", lr=0.005, momentum=0.0),
     "seed001": dict(epochs=10, batch_size=16, optimizer="sgd", lr=1e-2, momentum=0.0),
@@ -235,7 +235,7 @@ class Trainer:
             loss = self.criterion(logits, labels)
         if not math.isfinite(loss):
             return loss, 0
-        self.model.backward(self.criterion.backward())
+        self.model.backward(self.criterion.backward(), need_input_grad=False)
         if self.config.clip_grad_norm:
             clip_grad_norm(self.model.parameters(), self.config.clip_grad_norm)
         self.optimizer.step()

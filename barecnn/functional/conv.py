@@ -75,20 +75,24 @@ def im2col_nhwc(x_padded: np.ndarray, kernel: tuple[int, int], stride: tuple[int
     return patches.reshape(N * Ho * Wo, HH * WW * C)
 
 
-def col2im_nhwc(cols: np.ndarray, padded_shape: tuple[int, int, int, int], kernel: tuple[int, int],
-                stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
-    """The adjoint of :func:`im2col_nhwc`: sum every patch row back onto a padded NHWC array.
+def col2im_matmul_nhwc(dout_matrix: np.ndarray, w_matrix: np.ndarray, padded_shape: tuple[int, int, int, int],
+                      kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
+    """``col2im(dout_matrix @ w_matrix.T)`` fused: the input gradient on the padded NHWC array.
 
-    Loops over the HH*WW kernel offsets only; each step adds one strided slab of all output
-    pixels at once (overlapping windows accumulate, as the chain rule requires).
+    The patch-matrix gradient splits by kernel offset: offset ``(i, j)`` of every patch row is
+    ``dout_matrix @ w[:, :, i, j]``, an ``(N*H'*W', C)`` product that belongs on the strided slab
+    ``dx[:, i::sh, j::sw, :]``. So loop over the HH*WW offsets (never over pixels), multiply, and
+    add each slab in place (overlapping windows accumulate, as the chain rule requires). This
+    never builds the ``(N*H'*W', HH*WW*C)`` gradient matrix.
     """
     N, _, _, C = padded_shape
     (HH, WW), (sh, sw), (Ho, Wo) = kernel, stride, out_hw
-    patches = cols.reshape(N, Ho, Wo, HH, WW, C)
-    dx_padded = np.zeros(padded_shape, dtype=cols.dtype)
+    w_by_offset = w_matrix.reshape(HH, WW, C, -1)          # rows of w_matrix are (i, j, c)
+    dx_padded = np.zeros(padded_shape, dtype=dout_matrix.dtype)
     for i in range(HH):
         for j in range(WW):
-            dx_padded[:, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw, :] += patches[:, :, :, i, j, :]
+            slab = (dout_matrix @ w_by_offset[i, j].T).reshape(N, Ho, Wo, C)
+            dx_padded[:, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw, :] += slab
     return dx_padded
 
 
@@ -132,13 +136,15 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     return out, (cols, w_matrix, b is not None, geom)
 
 
-def conv2d_backward(dout: np.ndarray, cache):
+def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
     """Backward pass of :func:`conv2d_forward`.
 
     Parameters
     ----------
     dout : (N, F, H', W') upstream gradient.
     cache : from the forward pass.
+    need_dx : False skips the input gradient (a network's first layer needs none) and returns
+        ``None`` for it.
 
     Returns
     -------
@@ -152,8 +158,10 @@ def conv2d_backward(dout: np.ndarray, cache):
     dout_matrix = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F)
     dw = (cols.T @ dout_matrix).reshape(HH, WW, C, F).transpose(3, 2, 0, 1).copy()
     db = dout_matrix.sum(axis=0) if has_bias else None
+    if not need_dx:
+        return None, dw, db
     top, bottom, left, right = geom.padding
     padded_shape = (N, H + top + bottom, W + left + right, C)
-    dx_padded = col2im_nhwc(dout_matrix @ w_matrix.T, padded_shape, (HH, WW), geom.stride, geom.out_hw)
+    dx_padded = col2im_matmul_nhwc(dout_matrix, w_matrix, padded_shape, (HH, WW), geom.stride, geom.out_hw)
     dx = dx_padded[:, top:top + H, left:left + W, :].transpose(0, 3, 1, 2)
     return dx, dw, db

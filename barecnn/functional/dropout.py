@@ -6,6 +6,15 @@ import numpy as np
 from ._checks import check_float_array, check_grad_shape
 
 
+def random_like(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Uniform [0, 1) numbers shaped like ``x`` *and laid out like it in memory* (e.g. channels-last),
+    so later elementwise ops see matching layouts. Drawn in memory order: deterministic per layout."""
+    order = np.argsort([-abs(stride) for stride in x.strides], kind="stable")
+    dtype = np.float64 if x.dtype == np.float64 else np.float32
+    draws = rng.random(tuple(x.shape[axis] for axis in order), dtype=dtype)
+    return draws.transpose(np.argsort(order))
+
+
 def dropout_forward(x: np.ndarray, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None):
     """Zero each element with probability ``p`` and scale the survivors by ``1 / (1 - p)``.
 
@@ -27,8 +36,8 @@ def dropout_forward(x: np.ndarray, p: float = 0.5, training: bool = True, rng: n
         mask = np.zeros_like(x)
     else:
         rng = np.random.default_rng() if rng is None else rng
-        keep = rng.random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32) >= p
-        mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+        keep = random_like(x, rng) >= p
+        mask = keep * x.dtype.type(1.0 / (1.0 - p))
     return x * mask, mask
 
 

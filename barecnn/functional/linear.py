@@ -33,11 +33,12 @@ def linear_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None):
     return out, (x, w, b is not None)
 
 
-def linear_backward(dout: np.ndarray, cache):
-    """Backward pass: ``dout (N, M) -> (dx (N, D), dw (M, D), db (M,) or None)``."""
+def linear_backward(dout: np.ndarray, cache, need_dx: bool = True):
+    """Backward pass: ``dout (N, M) -> (dx (N, D), dw (M, D), db (M,) or None)``;
+    ``need_dx=False`` skips ``dx`` (returned as ``None``)."""
     x, w, has_bias = cache
     check_grad_shape(OP, dout, (x.shape[0], w.shape[0]))
-    dx = dout @ w
+    dx = dout @ w if need_dx else None
     dw = dout.T @ x
     db = dout.sum(axis=0) if has_bias else None
     return dx, dw, db

@@ -93,6 +93,7 @@ def max_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     """
     x_padded, out, geom = cache
     check_grad_shape("max_pool2d", dout, geom.x_shape[:2] + geom.out_hw)
+    dout = _like_layout(dout, out)
 
     def first_maximum_grads():
         unclaimed = None
@@ -106,6 +107,16 @@ def max_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
             yield dout * hit
 
     return _scatter_to_windows(geom, dout, first_maximum_grads())
+
+
+def _like_layout(a: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``a`` copied into ``reference``'s memory layout if it differs: ufuncs over operands with
+    mismatched layouts run several times slower than one copy costs."""
+    if a.strides == reference.strides or a.shape != reference.shape:
+        return a
+    matched = np.empty_like(reference, dtype=a.dtype)
+    matched[...] = a
+    return matched
 
 
 def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
@@ -158,9 +169,13 @@ def _scatter_to_windows(geom: PoolGeometry, dout: np.ndarray, grads_per_offset) 
     positions that window offset k reads; returns ``dx (N, C, H, W)``."""
     N, C, H, W = geom.x_shape
     ph, pw = geom.padding
-    dx_padded = np.zeros_like(dout, shape=(N, C, H + 2 * ph, W + 2 * pw))
+    dx_padded = np.zeros_like(dout, shape=(N, C, H + 2 * ph, W + 2 * pw))   # dout's layout
+    overlapping = geom.stride[0] < geom.kernel[0] or geom.stride[1] < geom.kernel[1]
     for (_, (rows, cols)), grad in zip(window_slices(geom), grads_per_offset):
-        dx_padded[:, :, rows, cols] += grad
+        if overlapping:
+            dx_padded[:, :, rows, cols] += grad
+        else:   # each input position belongs to one window at most: write, don't accumulate
+            dx_padded[:, :, rows, cols] = grad
     return dx_padded[:, :, ph:ph + H, pw:pw + W]
 
 

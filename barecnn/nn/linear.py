@@ -34,9 +34,11 @@ class Linear(Module):
         self._save_for_backward(cache, out.shape)
         return out
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    accepts_need_input_grad = True
+
+    def backward(self, grad_output: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         cache = self._saved_for_backward(grad_output)
-        dx, dw, db = F.linear_backward(grad_output, cache)
+        dx, dw, db = F.linear_backward(grad_output, cache, need_dx=need_input_grad)
         self.weight.accumulate_grad(dw)
         if self.bias is not None:
             self.bias.accumulate_grad(db)

@@ -58,6 +58,10 @@ class Module:
     fixes the order of ``parameters()`` and of ``state_dict()`` keys (as in PyTorch).
     """
 
+    # True for modules whose backward takes ``need_input_grad=False`` to skip the input gradient
+    # (what a network's first layer can do: nothing upstream needs it).
+    accepts_need_input_grad = False
+
     def __init__(self):
         self.training = True
         self._buffer_names: list[str] = []
@@ -78,15 +82,20 @@ class Module:
         self._output_shape = tuple(output_shape)
 
     def _saved_for_backward(self, grad_output):
-        """The forward cache, after checking that a forward ran and ``grad_output`` fits it."""
+        """The forward cache, after checking that a forward ran and ``grad_output`` fits it.
+
+        The cache is released here (as PyTorch frees its graph after backward), so activations
+        do not outlive the step: one forward allows one backward.
+        """
         cache = getattr(self, "_cache", None)
         if cache is None:
-            raise RuntimeError(f"{self!r}: backward() called before forward()")
+            raise RuntimeError(f"{self!r}: backward() called before forward() (each forward allows one backward)")
         if not isinstance(grad_output, np.ndarray):
             raise TypeError(f"{self!r}: grad_output must be a NumPy array, got {type(grad_output).__name__}")
         if grad_output.shape != self._output_shape:
             raise ValueError(f"{self!r}: grad_output has shape {grad_output.shape}, expected the output's shape "
                              f"{self._output_shape}")
+        self._cache = None
         return cache
 
     def _check_input(self, x, layout: str, ndim: int | tuple[int, ...], channels: int | None = None):
@@ -284,7 +293,18 @@ class Sequential(Module):
             x = module(x)
         return x
 
-    def backward(self, grad_output):
-        for module in reversed(list(self.children())):
+    accepts_need_input_grad = True
+
+    def backward(self, grad_output, need_input_grad: bool = True):
+        """Backward through every module in reverse; returns the input gradient.
+
+        ``need_input_grad=False`` (what a training loop passes) lets the first module skip its
+        input gradient when it can, and then returns ``None``.
+        """
+        children = list(self.children())
+        for module in reversed(children[1:]):
             grad_output = module.backward(grad_output)
-        return grad_output
+        first = children[0]
+        if not need_input_grad and first.accepts_need_input_grad:
+            return first.backward(grad_output, need_input_grad=False)
+        return first.backward(grad_output)
