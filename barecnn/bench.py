@@ -312,7 +312,7 @@ def barecnn_steps(model: models.Classifier, x: np.ndarray, y: np.ndarray):
         model.train()
         optimizer.zero_grad()
         loss = criterion(model(x), y)
-        model.backward(criterion.backward())
+        model.backward(criterion.backward(), need_input_grad=False)   # as torch: the input needs no grad
         optimizer.step()
         return loss
 

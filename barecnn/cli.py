@@ -59,9 +59,17 @@ def _finite_float(text: str) -> float:
 
 
 def _load_data(args, log):
+    """Load the dataset named on the command line and say which data is in use (name, size, where).
+
+    The library warns when it falls back to the embedded 5,000 digits; here ``source`` already
+    says so in plain words, so that warning is not repeated as a Python warning."""
+    import warnings
+
     from .data import load_dataset
-    dataset = load_dataset(args.dataset, data_dir=args.data_dir, download=not args.no_download,
-                           progress=not args.no_progress)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = load_dataset(args.dataset, data_dir=args.data_dir, download=not args.no_download,
+                               progress=not args.no_progress)
     log(f"data: {dataset.source}")
     return dataset
 
@@ -77,7 +85,7 @@ def cmd_train(args) -> int:
     from .train import Split, TrainConfig, Trainer, evaluate, split_dataset
 
     log = _log()
-    out_dir = Path(args.resume or args.out or f"runs/{args.model}")
+    out_dir = Path(args.resume) if args.resume else _new_run_dir(args.out, args.model)
     if args.resume:
         _check_resume_options(args)
         checkpoint = out_dir / "checkpoint.npz"
@@ -94,8 +102,6 @@ def cmd_train(args) -> int:
         log(f"resuming {trainer.config.model} after epoch {trainer.epoch} of {trainer.config.epochs}")
         overfit = state.get("overfit")
     else:
-        args.dataset = args.dataset or "mnist"
-        dataset = _load_data(args, log)
         overfit = args.overfit
         config = TrainConfig(model=args.model, epochs=args.epochs, batch_size=args.batch_size,
                              optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
@@ -104,6 +110,12 @@ def cmd_train(args) -> int:
                              clip_grad_norm=args.clip_grad_norm, seed=args.seed, val_size=args.val_size)
         if overfit:
             config = _overfit_config(config, overfit)
+        config.resolved().validate()          # bad options fail before any data is read
+        args.dataset = args.dataset or "mnist"
+        dataset = _load_data(args, log)
+        if args.val_size >= len(dataset.train_labels):
+            raise CommandError(f"--val-size {args.val_size} leaves no training images: {dataset.name} has "
+                               f"{len(dataset.train_labels):,} training images in all")
         train, val, test = split_dataset(dataset, args.val_size, np.random.default_rng(args.seed),
                                          args.train_size, args.test_size)
         train, val = _overfit_splits(train, val, overfit)
@@ -136,6 +148,21 @@ def cmd_train(args) -> int:
     log(f"test accuracy {result['accuracy']:.4f} ({int(round(result['accuracy'] * result['n']))}/{result['n']}) "
         f"on {dataset.name} test set")
     return 0
+
+
+def _new_run_dir(out: str | None, model: str) -> Path:
+    """The folder for a new run: ``--out`` if given (refused if it already holds a run), else the
+    first of ``runs/MODEL``, ``runs/MODEL-2``, ... that holds none, so no run is overwritten."""
+    if out is not None:
+        if (Path(out) / "checkpoint.npz").exists():
+            raise CommandError(f"--out {out} already holds a run (checkpoint.npz): continue it with --resume {out} "
+                               f"or choose another folder")
+        return Path(out)
+    candidate, number = Path("runs") / model, 1
+    while (candidate / "checkpoint.npz").exists() or (candidate / "model.npz").exists():
+        number += 1
+        candidate = Path("runs") / f"{model}-{number}"
+    return candidate
 
 
 RUN_OPTIONS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "lr_decay",
@@ -249,7 +276,8 @@ def cmd_plot(args) -> int:
     written = [plot_filters(model, out / "filters.png"),
                plot_feature_maps(model, dataset.test_images[args.index], out / "feature_maps.png"),
                plot_predictions(model, dataset.test_images[:args.count], dataset.test_labels[:args.count],
-                                out / "predictions.png", n=args.count, class_names=list(dataset.class_names))]
+                                out / "predictions.png", n=args.count, class_names=list(dataset.class_names),
+                                wrong_first=True)]
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -310,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--test-size", type=_positive_int)
     train.add_argument("--val-size", type=_non_negative_int, default=5000, help="held out from the training data")
     train.add_argument("--overfit", type=_positive_int, metavar="N", help="sanity check: overfit N samples")
-    train.add_argument("--out", help="output folder (default runs/MODEL)")
+    train.add_argument("--out", help="output folder (default: runs/MODEL, or runs/MODEL-2, ... if taken)")
     train.add_argument("--resume", metavar="DIR", help="continue the run whose checkpoint is in DIR")
     train.set_defaults(func=cmd_train)
 
@@ -351,6 +379,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=_positive_int, default=None)
     bench.add_argument("--naive", action=argparse.BooleanOptionalAction, default=True,
                        help="include the naive-vs-fast table")
+    bench.add_argument("--conv", action=argparse.BooleanOptionalAction, default=True,
+                       help="include the conv GFLOP/s table")
+    bench.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True,
+                       help="include the peak-memory table")
+    bench.add_argument("--memory-model", default="kerascnn", choices=list(ZOO))
+    bench.add_argument("--json", metavar="PATH", help="also write every number to PATH")
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,3 +163,22 @@ def test_no_command_prints_help(barecnn_cli):
     result = barecnn_cli()
     assert result.returncode == 2
     assert "train" in result.stdout and "predict" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_new_runs_never_overwrite_an_earlier_run(tmp_path, monkeypatch):
+    from barecnn.cli import CommandError, _new_run_dir
+    monkeypatch.chdir(tmp_path)
+    first = _new_run_dir(None, "lenet5")
+    assert first == Path("runs/lenet5")
+    first.mkdir(parents=True)
+    (first / "model.npz").write_bytes(b"x")
+    assert _new_run_dir(None, "lenet5") == Path("runs/lenet5-2")
+    (first / "checkpoint.npz").write_bytes(b"x")
+    with pytest.raises(CommandError, match="already holds a run.*--resume"):
+        _new_run_dir(str(first), "lenet5")
+
+
+def test_val_size_that_leaves_no_training_data_is_refused(barecnn_cli, synthetic_data_dir, tmp_path):
+    result = barecnn_cli("train", "--dataset", synthetic_data_dir, "--val-size", "100000", "--out", tmp_path / "r")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "--val-size 100000 leaves no training images" in result.stderr
