@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 import math
 import sys
 import time
@@ -107,15 +108,14 @@ def cmd_train(args) -> int:
                              optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
                              weight_decay=args.weight_decay, schedule=args.schedule, lr_decay=args.lr_decay,
                              label_smoothing=args.label_smoothing, augment=args.augment,
-                             clip_grad_norm=args.clip_grad_norm, seed=args.seed, val_size=args.val_size)
+                             clip_grad_norm=args.clip_grad_norm, seed=args.seed, val_size=args.val_size or 0)
         if overfit:
             config = _overfit_config(config, overfit)
         config.resolved().validate()          # bad options fail before any data is read
         args.dataset = args.dataset or "mnist"
         dataset = _load_data(args, log)
-        if args.val_size >= len(dataset.train_labels):
-            raise CommandError(f"--val-size {args.val_size} leaves no training images: {dataset.name} has "
-                               f"{len(dataset.train_labels):,} training images in all")
+        args.val_size = _validation_size(args.val_size, len(dataset.train_labels))
+        config = replace(config, val_size=args.val_size)
         train, val, test = split_dataset(dataset, args.val_size, np.random.default_rng(args.seed),
                                          args.train_size, args.test_size)
         train, val = _overfit_splits(train, val, overfit)
@@ -150,6 +150,19 @@ def cmd_train(args) -> int:
     return 0
 
 
+DEFAULT_VAL_SIZE = 5000
+
+
+def _validation_size(requested: int | None, n_train: int) -> int:
+    """``--val-size``, or by default 5,000 images (a tenth of a training set under 50,000)."""
+    if requested is None:
+        return min(DEFAULT_VAL_SIZE, n_train // 10)
+    if requested >= n_train:
+        raise CommandError(f"--val-size {requested} leaves no training images: the dataset has "
+                           f"{n_train:,} training images in all")
+    return requested
+
+
 def _new_run_dir(out: str | None, model: str) -> Path:
     """The folder for a new run: ``--out`` if given (refused if it already holds a run), else the
     first of ``runs/MODEL``, ``runs/MODEL-2``, ... that holds none, so no run is overwritten."""
@@ -179,7 +192,6 @@ def _check_resume_options(args) -> None:
 
 def _overfit_config(config, n: int):
     """cs231n's sanity check: a tiny training set, no regularisation, a constant learning rate."""
-    from dataclasses import replace
     return replace(config, epochs=config.epochs or 50, batch_size=config.batch_size or min(25, n),
                    optimizer=config.optimizer or "adam", lr=config.lr or 1e-3, schedule=config.schedule or "none",
                    augment=False if config.augment is None else config.augment,
@@ -336,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_non_negative_int, default=0)
     train.add_argument("--train-size", type=_positive_int)
     train.add_argument("--test-size", type=_positive_int)
-    train.add_argument("--val-size", type=_non_negative_int, default=5000, help="held out from the training data")
+    train.add_argument("--val-size", type=_non_negative_int, default=None,
+                       help="held out from the training data (default 5,000, or a tenth of a smaller set)")
     train.add_argument("--overfit", type=_positive_int, metavar="N", help="sanity check: overfit N samples")
     train.add_argument("--out", help="output folder (default: runs/MODEL, or runs/MODEL-2, ... if taken)")
     train.add_argument("--resume", metavar="DIR", help="continue the run whose checkpoint is in DIR")

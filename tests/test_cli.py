@@ -182,3 +182,10 @@ def test_val_size_that_leaves_no_training_data_is_refused(barecnn_cli, synthetic
     result = barecnn_cli("train", "--dataset", synthetic_data_dir, "--val-size", "100000", "--out", tmp_path / "r")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "--val-size 100000 leaves no training images" in result.stderr
+
+
+def test_default_validation_split_shrinks_for_small_datasets():
+    from barecnn.cli import _validation_size
+    assert _validation_size(None, 55_000 + 5_000) == 5_000
+    assert _validation_size(None, 4_000) == 400          # the embedded 5,000-digit MNIST subset
+    assert _validation_size(0, 4_000) == 0
