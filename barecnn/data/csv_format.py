@@ -139,7 +139,7 @@ def _read_numeric_rows(path, row_length):
 
 def _raise_for_bad_row(path, row_length, error=None):
     """Scan ``path`` line by line and raise a ValueError for the first bad row."""
-    with open(path) as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         for line_number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -157,7 +157,7 @@ def _raise_for_bad_row(path, row_length, error=None):
 
 def _first_row_length(path):
     """Return the number of comma-separated fields on the first non-blank line."""
-    with open(path) as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             if line.strip():
                 return len(line.split(","))
@@ -166,5 +166,5 @@ def _first_row_length(path):
 
 def _data_line_numbers(path):
     """Return the 1-based line numbers of the non-blank lines of ``path``."""
-    with open(path) as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         return [number for number, line in enumerate(f, start=1) if line.strip()]
