@@ -115,7 +115,7 @@ def cmd_train(args) -> int:
         args.dataset = args.dataset or "mnist"
         dataset = _load_data(args, log)
         args.val_size = _validation_size(args.val_size, len(dataset.train_labels))
-        config = replace(config, val_size=args.val_size)
+        config = replace(config, val_size=args.val_size, dataset=dataset.name)
         train, val, test = split_dataset(dataset, args.val_size, np.random.default_rng(args.seed),
                                          args.train_size, args.test_size)
         train, val = _overfit_splits(train, val, overfit)

@@ -52,10 +52,12 @@ class TrainConfig:
     seed: int = 0
     val_size: int = 5000
     dtype: str = "float32"
+    dataset: str = "mnist"                # informs the recommended settings only
 
     def resolved(self) -> "TrainConfig":
-        """A copy with every ``None`` replaced by the model's recommendation."""
-        recommended = RECOMMENDED.get(self.model, RECOMMENDED["_default"])
+        """A copy with every ``None`` replaced by the recommendation for this model and dataset."""
+        recommended = {**RECOMMENDED.get(self.model, RECOMMENDED["_default"]),
+                       **RECOMMENDED_FOR_DATASET.get((self.model, self.dataset), {})}
         values = asdict(self)
         for key, value in values.items():
             if value is None:
@@ -101,6 +103,12 @@ RECOMMENDED: dict[str, dict] = {
     "threelayer": dict(epochs=1, batch_size=50, optimizer="adam", lr=1e-3),
     "lenet5": dict(epochs=10, batch_size=64, optimizer="adam", lr=1e-3, schedule="cosine"),
     "kerascnn": dict(epochs=12, batch_size=128, optimizer="adam", lr=1e-3, schedule="cosine"),
+}
+
+# Where a dataset wants other settings. barenet's shifts and rotations suit digits; on
+# Fashion-MNIST the validation split preferred no augmentation (93.64% vs 91.92%, same recipe).
+RECOMMENDED_FOR_DATASET: dict[tuple[str, str], dict] = {
+    ("barenet", "fashion-mnist"): dict(augment=False),
 }
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
