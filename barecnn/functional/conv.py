@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ._reduce import column_sums
 from ._checks import (as_pair, check_float_array, check_grad_shape, check_same_dtype, output_size,
                       resolve_padding)
 
@@ -157,7 +158,7 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
     check_grad_shape(OP, dout, (N, F, Ho, Wo))
     dout_matrix = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F)
     dw = (cols.T @ dout_matrix).reshape(HH, WW, C, F).transpose(3, 2, 0, 1).copy()
-    db = dout_matrix.sum(axis=0) if has_bias else None
+    db = column_sums(dout_matrix) if has_bias else None
     if not need_dx:
         return None, dw, db
     top, bottom, left, right = geom.padding

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._reduce import column_sums
 from ._checks import check_float_array, check_grad_shape, check_same_dtype
 
 
@@ -98,7 +99,7 @@ def batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray
     if training:
         if rows.shape[0] < 2:
             raise ValueError(f"{op}: training needs more than one value per channel, got input shape {x.shape}")
-        mean = rows.mean(axis=0)
+        mean = column_sums(rows) / x.dtype.type(rows.shape[0])
         x_hat = rows - mean
         var = np.einsum("mc,mc->c", x_hat, x_hat) / x.dtype.type(rows.shape[0])
     else:
@@ -123,7 +124,7 @@ def batch_norm_backward(dout: np.ndarray, cache: BatchNormCache):
     """
     check_grad_shape("batch_norm", dout, cache.shape)
     rows = rows_by_channel(dout)
-    dbeta = rows.sum(axis=0)
+    dbeta = column_sums(rows)
     dgamma = np.einsum("mc,mc->c", rows, cache.x_hat)
     scale = cache.inv_std if cache.gamma is None else cache.gamma * cache.inv_std
     if cache.training:
