@@ -16,32 +16,23 @@ import sys
 from pathlib import Path
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default="lenet5,kerascnn,barenet", help="comma-separated zoo models")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
-    parser.add_argument("--threads", type=int, default=None, help="BLAS and PyTorch threads (default: all cores)")
-    parser.add_argument("--naive", action=argparse.BooleanOptionalAction, default=True,
-                        help="include the naive-vs-fast table")
-    parser.add_argument("--conv", action=argparse.BooleanOptionalAction, default=True,
-                        help="include the conv GFLOP/s table")
-    parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True,
-                        help="include the peak-memory table")
-    parser.add_argument("--memory-model", default="kerascnn")
-    parser.add_argument("--json", metavar="PATH", help="also write every number to PATH")
-    return parser
-
-
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.threads:
+    """Apply ``--threads`` to the environment, then run ``barecnn bench`` with the same options."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    threads = _threads_option(argv)
+    if threads:
         for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[variable] = str(args.threads)    # before NumPy's BLAS starts its threads
+            os.environ[variable] = str(threads)    # before NumPy's BLAS starts its threads
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from barecnn.bench import main as bench_main
-    return bench_main(args)
+    from barecnn.cli import main as barecnn_main
+    return barecnn_main(["bench", *argv])
+
+
+def _threads_option(argv) -> int | None:
+    """``--threads N`` from the command line, read before anything imports NumPy."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--threads", type=int)
+    return pre.parse_known_args(argv)[0].threads
 
 
 if __name__ == "__main__":
