@@ -6,6 +6,7 @@ either integers 0..255 or floats 0..1. Each labels row is one integer class or a
 one-hot row of 10 values.
 """
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +128,9 @@ def _read_numeric_rows(path, row_length):
     if not path.is_file():
         raise FileNotFoundError(f"CSV file not found: {path}")
     try:
-        values = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+        with warnings.catch_warnings():   # an empty file is reported below as our own error
+            warnings.simplefilter("ignore", UserWarning)
+            values = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
     except ValueError as error:
         _raise_for_bad_row(path, row_length, error)
     if values.size == 0:

@@ -85,16 +85,22 @@ def col2im_matmul_nhwc(dout_matrix: np.ndarray, w_matrix: np.ndarray, padded_sha
     ``dx[:, i::sh, j::sw, :]``. So loop over the HH*WW offsets (never over pixels), multiply, and
     add each slab in place (overlapping windows accumulate, as the chain rule requires). This
     never builds the ``(N*H'*W', HH*WW*C)`` gradient matrix.
+
+    With stride > 1 a slab's rows and columns are ``sh``/``sw`` apart, which would leave NumPy
+    inner loops only ``C`` long. So the sum is kept "phase-major": padded pixel
+    ``(a + sh*q, b + sw*r)`` lives at ``phases[:, a, b, q, r]``, where every slab is a dense
+    block; one copy restores NHWC at the end (for stride 1 the phases *are* NHWC, a free view).
     """
-    N, _, _, C = padded_shape
+    N, Hp, Wp, C = padded_shape
     (HH, WW), (sh, sw), (Ho, Wo) = kernel, stride, out_hw
+    Hq, Wq = -(-Hp // sh), -(-Wp // sw)
     w_by_offset = w_matrix.reshape(HH, WW, C, -1)          # rows of w_matrix are (i, j, c)
-    dx_padded = np.zeros(padded_shape, dtype=dout_matrix.dtype)
+    phases = np.zeros((N, sh, sw, Hq, Wq, C), dtype=dout_matrix.dtype)
     for i in range(HH):
         for j in range(WW):
             slab = (dout_matrix @ w_by_offset[i, j].T).reshape(N, Ho, Wo, C)
-            dx_padded[:, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw, :] += slab
-    return dx_padded
+            phases[:, i % sh, j % sw, i // sh:i // sh + Ho, j // sw:j // sw + Wo, :] += slab
+    return phases.transpose(0, 3, 1, 4, 2, 5).reshape(N, Hq * sh, Wq * sw, C)[:, :Hp, :Wp, :]
 
 
 def filters_as_matrix(w: np.ndarray) -> np.ndarray:
