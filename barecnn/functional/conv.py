@@ -8,7 +8,8 @@ from an NHWC view with ``as_strided`` into a ``(N*H'*W', HH*WW*C)`` matrix whose
 contiguous, one BLAS matmul with the ``(HH*WW*C, F)`` filter matrix gives the output as
 ``(N*H'*W', F)`` = NHWC, and the returned NCHW array is a transposed *view* of that memory.
 A following convolution transposes it back to NHWC for free, so stacked layers never copy
-between layouts.
+between layouts. The backward pass is two matmuls for the weights and bias and, for the input,
+one small matmul per kernel offset scattered back as a dense slab (:func:`col2im_matmul_nhwc`).
 """
 from __future__ import annotations
 
