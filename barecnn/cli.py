@@ -1,4 +1,4 @@
-"""The ``barecnn`` command: train, evaluate, predict, gradcheck, plot, models, bench.
+"""The ``barecnn`` command: train, evaluate, predict, gradcheck, plot, models.
 
 Errors are one line on stderr and a non-zero exit (``--debug`` shows the traceback).
 """
@@ -305,11 +305,6 @@ def cmd_models(args) -> int:
     return 0
 
 
-def cmd_bench(args) -> int:
-    from .bench import main as bench_main
-    return bench_main(args)
-
-
 # ------------------------------------------------------------------------------- parser
 def _add_data_options(parser, default="mnist"):
     parser.add_argument("--dataset", default=default,
@@ -381,21 +376,6 @@ def build_parser() -> argparse.ArgumentParser:
     models_cmd = commands.add_parser("models", help="list the model zoo")
     models_cmd.set_defaults(func=cmd_models)
 
-    bench = commands.add_parser("bench", help="speed: barecnn vs PyTorch side by side")
-    bench.add_argument("--models", default="lenet5,kerascnn,barenet")
-    bench.add_argument("--batch-size", type=_positive_int, default=64)
-    bench.add_argument("--seconds", type=_finite_float, default=3.0, help="time per measurement")
-    bench.add_argument("--rounds", type=_positive_int, default=3, help="interleaved rounds")
-    bench.add_argument("--threads", type=_positive_int, default=None)
-    bench.add_argument("--naive", action=argparse.BooleanOptionalAction, default=True,
-                       help="include the naive-vs-fast table")
-    bench.add_argument("--conv", action=argparse.BooleanOptionalAction, default=True,
-                       help="include the conv GFLOP/s table")
-    bench.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True,
-                       help="include the peak-memory table")
-    bench.add_argument("--memory-model", default="kerascnn", choices=list(ZOO))
-    bench.add_argument("--json", metavar="PATH", help="also write every number to PATH")
-    bench.set_defaults(func=cmd_bench)
     return parser
 
 

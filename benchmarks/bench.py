@@ -1,6 +1,6 @@
 """Speed benchmark: barecnn against PyTorch on the same networks, weights and data.
 
-``barecnn bench`` (or ``python benchmarks/speed.py``) prints, in one run:
+``python benchmarks/speed.py`` prints, in one run:
 
 1. the machine: CPU, cores, NumPy and its BLAS, PyTorch, and the thread counts used;
 2. training and inference images/s for each zoo model, barecnn vs a PyTorch twin built from the
@@ -36,9 +36,9 @@ from typing import Callable
 
 import numpy as np
 
-from . import functional as F
-from . import models, nn, optim
-from .functional import naive
+from barecnn import functional as F
+from barecnn import models, nn, optim
+from barecnn.functional import naive
 
 SEED = 0
 NUM_CLASSES = 10
@@ -527,7 +527,8 @@ def peak_memory(model_name: str = "kerascnn", batch_size: int = 64, steps: int =
                PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
     rows = []
     for impl in impls:
-        code = (f"import json; from barecnn.bench import memory_child; "
+        code = (f"import json, sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
+                f"from bench import memory_child; "
                 f"print(json.dumps(memory_child({impl!r}, {model_name!r}, {batch_size}, {steps}, {threads})))")
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
         if done.returncode != 0:
@@ -591,7 +592,7 @@ def _arg(args, name: str, default):
 
 
 def main(args) -> int:
-    """Run the benchmark described by ``args`` (the ``barecnn bench`` options) and print the tables.
+    """Run the benchmark described by ``args`` (``speed.py``'s options) and print the tables.
 
     ``args`` attributes, all optional: ``models`` (comma-separated zoo names), ``batch_size``,
     ``seconds`` (per measurement), ``rounds`` (interleaved), ``threads``, ``naive`` (bool),
