@@ -38,35 +38,38 @@ def check_labels(labels, n: int, num_classes: int, op: str) -> np.ndarray:
     return labels
 
 
-def softmax_cross_entropy_forward(logits: np.ndarray, labels, label_smoothing: float = 0.0):
-    """Mean cross-entropy of ``softmax(logits)`` against integer labels.
+def softmax_cross_entropy_forward(logits: np.ndarray, labels, label_smoothing: float = 0.0, reduction: str = "mean"):
+    """Cross-entropy of ``softmax(logits)`` against integer labels, averaged (or summed) over the batch.
 
     Parameters
     ----------
     logits : (N, K) unnormalised scores.
     labels : (N,) integer classes in ``[0, K)``.
     label_smoothing : ``eps`` in [0, 1]: the target is ``(1 - eps) * onehot + eps / K`` (PyTorch).
+    reduction : ``"mean"`` (PyTorch's default) or ``"sum"`` over the batch.
 
     Returns
     -------
-    loss : a Python float, the mean over the batch.
-    cache : (probabilities (N, K), target distribution (N, K)).
+    loss : a Python float.
+    cache : (probabilities (N, K), target distribution (N, K), the divisor: N or 1).
     """
     op = "cross_entropy"
     check_float_array(logits, op, "logits", 2, "(N, K)")
     if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"{op}: reduction must be 'mean' or 'sum', got {reduction!r}")
     n, k = logits.shape
     labels = check_labels(labels, n, k, op)
     log_probs = log_softmax(logits)
     target = np.full_like(log_probs, label_smoothing / k)
     target[np.arange(n), labels] += 1.0 - label_smoothing
-    loss = -(target * log_probs).sum() / n
-    return float(loss), (np.exp(log_probs), target)
+    divisor = n if reduction == "mean" else 1
+    loss = -(target * log_probs).sum() / divisor
+    return float(loss), (np.exp(log_probs), target, divisor)
 
 
 def softmax_cross_entropy_backward(dloss, cache) -> np.ndarray:
-    """``dlogits = dloss * (softmax(logits) - target) / N`` for the mean loss; ``dloss`` a scalar."""
-    probs, target = cache
-    n = probs.shape[0]
-    return (probs - target) * probs.dtype.type(float(dloss) / n)
+    """``dlogits = dloss * (softmax(logits) - target) / divisor`` (N for the mean); ``dloss`` a scalar."""
+    probs, target, divisor = cache
+    return (probs - target) * probs.dtype.type(float(dloss) / divisor)

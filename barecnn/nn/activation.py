@@ -10,8 +10,13 @@ from .module import Module
 
 
 class _Elementwise(Module):
+    """``inplace`` is accepted for PyTorch compatibility; barecnn never overwrites its input."""
     _forward = None
     _backward = None
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
 
     def _forward_args(self) -> tuple:
         return ()
@@ -37,8 +42,8 @@ class LeakyReLU(_Elementwise):
     _forward = staticmethod(F.leaky_relu_forward)
     _backward = staticmethod(F.leaky_relu_backward)
 
-    def __init__(self, negative_slope: float = 0.01):
-        super().__init__()
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        super().__init__(inplace)
         if not isinstance(negative_slope, numbers.Real) or not np.isfinite(negative_slope):
             raise ValueError(f"LeakyReLU: negative_slope must be a finite number, got {negative_slope!r}")
         self.negative_slope = float(negative_slope)
@@ -51,10 +56,16 @@ class LeakyReLU(_Elementwise):
 
 
 class Tanh(_Elementwise):
+    def __init__(self):
+        super().__init__()
+
     _forward = staticmethod(F.tanh_forward)
     _backward = staticmethod(F.tanh_backward)
 
 
 class Sigmoid(_Elementwise):
+    def __init__(self):
+        super().__init__()
+
     _forward = staticmethod(F.sigmoid_forward)
     _backward = staticmethod(F.sigmoid_backward)

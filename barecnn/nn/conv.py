@@ -6,11 +6,13 @@ import numpy as np
 from .. import functional as F
 from ..functional._checks import as_pair, resolve_padding
 from .init_defaults import default_weight_and_bias
-from .module import DEFAULT_DTYPE, Module, Parameter
+from .module import DEFAULT_DTYPE, Module, Parameter, require_defaults
 
 
 class Conv2d(Module):
     """2-D convolution over ``(N, C_in, H, W)`` giving ``(N, C_out, H', W')``.
+
+    PyTorch's signature; ``dilation``, ``groups`` and ``padding_mode`` only at their defaults.
 
     Parameters: ``weight (C_out, C_in, kH, kW)``, ``bias (C_out,)`` (PyTorch's shapes and keys),
     initialised as PyTorch does: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_in*kH*kW.
@@ -22,10 +24,13 @@ class Conv2d(Module):
     (2, 8, 28, 28)
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, bias: bool = True,
-                 dtype=DEFAULT_DTYPE, rng: np.random.Generator | None = None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *, dtype=DEFAULT_DTYPE,
+                 rng: np.random.Generator | None = None):
         super().__init__()
         name = f"Conv2d({in_channels}, {out_channels})"
+        require_defaults(name, dilation=(as_pair(dilation, name, "dilation"), (1, 1)), groups=(groups, 1),
+                         padding_mode=(padding_mode, "zeros"))
         for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
             as_pair(value, name, arg)
         self.in_channels, self.out_channels = in_channels, out_channels

@@ -14,11 +14,12 @@ class Dropout(Module):
     """Inverted dropout: in training, zero each element with probability ``p`` and scale the rest
     by ``1/(1-p)``; in eval, the identity. Draws from ``rng`` or barecnn's default generator."""
 
-    def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None):
+    def __init__(self, p: float = 0.5, inplace: bool = False, *, rng: np.random.Generator | None = None):
         super().__init__()
         if not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
         self.p = float(p)
+        self.inplace = inplace   # accepted for PyTorch compatibility; the input is never overwritten
         self.rng = rng
 
     def forward(self, x: np.ndarray) -> np.ndarray:

@@ -15,6 +15,16 @@ import numpy as np
 DEFAULT_DTYPE = np.float32
 
 
+def require_defaults(owner: str, **options) -> None:
+    """PyTorch options barecnn accepts for signature compatibility but does not implement: each is
+    given as ``name=(value, default)``; anything but the default raises a clear ValueError."""
+    for name, (value, default) in options.items():
+        differs = value is not None if default is None else value != default
+        if differs:
+            shown = f"a {type(value).__name__}" if isinstance(value, np.ndarray) else repr(value)
+            raise ValueError(f"{owner}: {name}={shown} is not supported by barecnn (only {name}={default!r})")
+
+
 class Parameter:
     """A trainable array. ``data`` holds the values, ``grad`` the accumulated gradient.
 

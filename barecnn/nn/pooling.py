@@ -5,16 +5,17 @@ import numpy as np
 
 from .. import functional as F
 from ..functional._checks import as_pair
-from .module import Module
+from .module import Module, require_defaults
 
 
 class _Pool2d(Module):
     _forward = None
     _backward = None
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False):
         super().__init__()
         name = type(self).__name__
+        require_defaults(name, ceil_mode=(ceil_mode, False))
         self.kernel_size = as_pair(kernel_size, name, "kernel_size")
         self.stride = self.kernel_size if stride is None else as_pair(stride, name, "stride")
         self.padding = as_pair(padding, name, "padding", minimum=0)
@@ -42,6 +43,7 @@ class _Pool2d(Module):
 
 class MaxPool2d(_Pool2d):
     """Max pooling over ``(N, C, H, W)``; on ties the gradient goes to the first maximum (row-major).
+    PyTorch's signature; ``dilation``, ``return_indices`` and ``ceil_mode`` only at their defaults.
 
     >>> MaxPool2d(2)(np.zeros((1, 3, 28, 28), np.float32)).shape
     (1, 3, 14, 14)
@@ -49,14 +51,23 @@ class MaxPool2d(_Pool2d):
     _forward = staticmethod(F.max_pool2d_forward)
     _backward = staticmethod(F.max_pool2d_backward)
 
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False):
+        require_defaults("MaxPool2d", dilation=(as_pair(dilation, "MaxPool2d", "dilation"), (1, 1)),
+                         return_indices=(return_indices, False))
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+
 
 class AvgPool2d(_Pool2d):
-    """Average pooling; zero padding counts in the mean unless ``count_include_pad=False`` (PyTorch)."""
+    """Average pooling; zero padding counts in the mean unless ``count_include_pad=False``.
+    PyTorch's signature; ``ceil_mode`` and ``divisor_override`` only at their defaults."""
     _forward = staticmethod(F.avg_pool2d_forward)
     _backward = staticmethod(F.avg_pool2d_backward)
 
-    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
-        super().__init__(kernel_size, stride, padding)
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override=None):
+        require_defaults("AvgPool2d", divisor_override=(divisor_override, None))
+        super().__init__(kernel_size, stride, padding, ceil_mode)
         self.count_include_pad = count_include_pad
 
     def _pool_args(self) -> dict:
