@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,10 @@ FORMAT = "barecnn-model"
 VERSION = 1
 HEADER_KEY = "__barecnn__"
 ZIP_MAGIC = b"PK\x03\x04"   # every .npz is a zip archive
+# What zipfile/zlib raise on damaged archives (a flipped flag bit can claim encryption, an unknown
+# compression method, ...): all mean "corrupt file" to a reader.
+CORRUPT_ARCHIVE_ERRORS = (OSError, zipfile.BadZipFile, EOFError, KeyError, NotImplementedError, RuntimeError,
+                          zlib.error, struct.error)
 MODEL_PREFIX = "model/"
 
 
@@ -102,7 +108,7 @@ def load_arrays(path) -> tuple[dict, dict[str, np.ndarray]]:
             raise ValueError(f"{path}: contains pickled objects; refusing to load it (barecnn files never "
                              f"need pickle)") from None
         raise ValueError(f"{path}: not a readable barecnn model file ({error})") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as error:
+    except CORRUPT_ARCHIVE_ERRORS as error:
         raise ValueError(f"{path}: not a readable barecnn model file (truncated or corrupt: {error})") from None
     if HEADER_KEY not in arrays:
         raise ValueError(f"{path}: not a barecnn model file (no '{HEADER_KEY}' header; a plain state_dict? "
@@ -176,7 +182,7 @@ def import_state_dict(model, path):
     try:
         with np.load(path, allow_pickle=False) as npz:
             state = {key: npz[key] for key in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+    except (ValueError, *CORRUPT_ARCHIVE_ERRORS) as error:
         raise ValueError(f"{path}: not a readable .npz state_dict ({error})") from None
     model.load_state_dict(state)
     return model
