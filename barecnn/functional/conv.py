@@ -97,10 +97,11 @@ def col2im_matmul_nhwc(dout_matrix: np.ndarray, w_matrix: np.ndarray, padded_sha
     Hq, Wq = -(-Hp // sh), -(-Wp // sw)
     w_by_offset = w_matrix.reshape(HH, WW, C, -1)          # rows of w_matrix are (i, j, c)
     phases = np.zeros((N, sh, sw, Hq, Wq, C), dtype=dout_matrix.dtype)
+    slab = np.empty((dout_matrix.shape[0], C), dtype=dout_matrix.dtype)   # one buffer for all offsets
     for i in range(HH):
         for j in range(WW):
-            slab = (dout_matrix @ w_by_offset[i, j].T).reshape(N, Ho, Wo, C)
-            phases[:, i % sh, j % sw, i // sh:i // sh + Ho, j // sw:j // sw + Wo, :] += slab
+            np.matmul(dout_matrix, w_by_offset[i, j].T, out=slab)
+            phases[:, i % sh, j % sw, i // sh:i // sh + Ho, j // sw:j // sw + Wo, :] += slab.reshape(N, Ho, Wo, C)
     return phases.transpose(0, 3, 1, 4, 2, 5).reshape(N, Hq * sh, Wq * sw, C)[:, :Hp, :Wp, :]
 
 
