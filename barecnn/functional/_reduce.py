@@ -11,4 +11,3 @@ def column_sums(matrix: np.ndarray) -> np.ndarray:
     here (measured on the conv and batch-norm shapes of the zoo).
     """
     return np.ones(matrix.shape[0], dtype=matrix.dtype) @ matrix
-
