@@ -23,11 +23,13 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]   # the checkout's barecnn, and bench.py beside this file
 
+import bench  # noqa: E402
 import numpy as np  # noqa: E402
 
-from barecnn import bench, models  # noqa: E402
+from barecnn import models  # noqa: E402
 
 
 def profile_steps(step, steps: int, top: int, sort: str) -> None:
