@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import replace
 import math
 import sys
@@ -298,7 +299,8 @@ def cmd_models(args) -> int:
     print(f"{'name':<11} {'parameters':>11} {'MFLOPs/img':>11}  description")
     for name in models.ZOO:
         model = models.create(name, rng=np.random.default_rng(0))
-        description = " ".join((models.ZOO[name].__doc__ or "").split("\n\n")[0].split())
+        summary = " ".join((models.ZOO[name].__doc__ or "").split("\n\n")[0].split())
+        description = summary.split(". ")[0].rstrip(".")
         default = " (default)" if name == models.DEFAULT_MODEL else ""
         print(f"{name:<11} {models.count_parameters(model):>11,} {models.flops_per_image(model) / 1e6:>11.2f}  "
               f"{description}{default}")
@@ -320,9 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = OneLineParser(prog="barecnn", description="CNNs in bare NumPy: train, evaluate, predict.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    debug = argparse.ArgumentParser(add_help=False)   # --debug also after the command name
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
 
-    train = commands.add_parser("train", help="train a model (default: the best MNIST model)")
+    train = commands.add_parser("train", parents=[debug], help="train a model (default: the best MNIST model)")
     train.add_argument("--model", default=DEFAULT_MODEL, choices=list(ZOO))
     _add_data_options(train, default=None)
     train.add_argument("--epochs", type=_positive_int)
@@ -347,25 +351,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="DIR", help="continue the run whose checkpoint is in DIR")
     train.set_defaults(func=cmd_train)
 
-    evaluate = commands.add_parser("evaluate", help="accuracy, loss, per-class accuracy, confusion matrix")
+    evaluate = commands.add_parser("evaluate", parents=[debug], help="accuracy, loss, per-class accuracy, confusion matrix")
     evaluate.add_argument("model")
     _add_data_options(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--confusion", help="where to write the confusion-matrix PNG")
     evaluate.set_defaults(func=cmd_evaluate)
 
-    predict = commands.add_parser("predict", help="classify your own digit images (PNG/JPEG/BMP)")
+    predict = commands.add_parser("predict", parents=[debug], help="classify your own digit images (PNG/JPEG/BMP)")
     predict.add_argument("model")
     predict.add_argument("images", nargs="+")
     predict.add_argument("--show", metavar="DIR", help="save what the network saw into DIR")
     predict.set_defaults(func=cmd_predict)
 
-    gradcheck = commands.add_parser("gradcheck", help="numerical gradient check of every layer")
+    gradcheck = commands.add_parser("gradcheck", parents=[debug], help="numerical gradient check of every layer")
     gradcheck.add_argument("--seed", type=_non_negative_int, default=0)
     gradcheck.add_argument("--tolerance", type=_finite_float, default=1e-5)
     gradcheck.set_defaults(func=cmd_gradcheck)
 
-    plot = commands.add_parser("plot", help="filters, feature maps and predictions of a model")
+    plot = commands.add_parser("plot", parents=[debug], help="filters, feature maps and predictions of a model")
     plot.add_argument("model")
     _add_data_options(plot)
     plot.add_argument("--out", help="folder for the PNGs (default: beside the model)")
@@ -373,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--count", type=_positive_int, default=36, help="test images in the prediction grid")
     plot.set_defaults(func=cmd_plot)
 
-    models_cmd = commands.add_parser("models", help="list the model zoo")
+    models_cmd = commands.add_parser("models", parents=[debug], help="list the model zoo")
     models_cmd.set_defaults(func=cmd_models)
 
     return parser
@@ -390,6 +394,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("barecnn: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:   # output piped into e.g. `head`, which stopped reading: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CommandError, ValueError, TypeError, KeyError, OSError, RuntimeError, MemoryError, ImportError) as error:
         if args.debug:
             raise
