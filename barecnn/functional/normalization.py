@@ -18,14 +18,14 @@ from ._reduce import column_sums
 from ._checks import check_float_array, check_grad_shape, check_same_dtype
 
 
-class NormCache(NamedTuple):
-    x_hat: np.ndarray
-    inv_std: np.ndarray        # broadcastable to x_hat
+class GroupNormCache(NamedTuple):
+    x_hat: np.ndarray          # normalised input, shaped like x
+    inv_std: np.ndarray        # (N, G, 1), broadcastable to the grouped view
     gamma: np.ndarray | None   # broadcastable to x, or None (no affine)
-    stats_axes: tuple | None   # axes the statistics were taken over; None: fixed statistics
+    stats_axes: tuple          # axes of the grouped view the statistics were taken over
     affine_axes: tuple         # axes to sum for dgamma / dbeta
-    mean: np.ndarray           # the statistics used, shape (C,) for batch norm
-    var: np.ndarray            # biased variance
+    mean: np.ndarray           # (N, G, 1) group means
+    var: np.ndarray            # (N, G, 1) biased group variances
 
 
 def _channel_shape(x: np.ndarray) -> tuple[int, ...]:
@@ -33,7 +33,7 @@ def _channel_shape(x: np.ndarray) -> tuple[int, ...]:
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
-def _normalize_backward(dx_hat: np.ndarray, cache: NormCache) -> np.ndarray:
+def _normalize_backward(dx_hat: np.ndarray, cache: GroupNormCache) -> np.ndarray:
     """Gradient through ``x_hat = (x - mean(x)) * inv_std(x)`` with statistics over ``stats_axes``."""
     axes = cache.stats_axes
     m = int(np.prod([dx_hat.shape[a] for a in axes]))
@@ -139,17 +139,6 @@ def batch_norm_backward(dout: np.ndarray, cache: BatchNormCache):
     return rows_to_shape(dx, cache.shape), (dgamma if has_affine else None), (dbeta if has_affine else None)
 
 
-def _norm_backward(dout: np.ndarray, cache: NormCache):
-    """Shared by batch and group norm: affine gradients, then through the normalisation."""
-    has_affine = cache.gamma is not None
-    dgamma = (dout * cache.x_hat).sum(axis=cache.affine_axes) if has_affine else None
-    dbeta = dout.sum(axis=cache.affine_axes) if has_affine else None
-    dx_hat = dout * cache.gamma if has_affine else dout
-    if cache.stats_axes is None:           # fixed statistics: a plain affine map of x
-        return dx_hat * cache.inv_std, dgamma, dbeta
-    return _normalize_backward(dx_hat, cache), dgamma, dbeta
-
-
 def group_norm_forward(x: np.ndarray, num_groups: int, gamma: np.ndarray | None, beta: np.ndarray | None,
                        eps: float = 1e-5):
     """Group norm: statistics per sample over each group of ``C // G`` channels (and H, W).
@@ -185,7 +174,7 @@ def group_norm_forward(x: np.ndarray, num_groups: int, gamma: np.ndarray | None,
         out = out + beta.reshape(shape)
     g = None if gamma is None else gamma.reshape(shape)
     affine_axes = (0,) + tuple(range(2, x.ndim))
-    cache = NormCache(x_hat, inv_std, g, (2,), affine_axes, mean, var)
+    cache = GroupNormCache(x_hat, inv_std, g, (2,), affine_axes, mean, var)
     return out, (cache, num_groups)
 
 
