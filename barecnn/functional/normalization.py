@@ -150,7 +150,7 @@ def group_norm_forward(x: np.ndarray, num_groups: int, gamma: np.ndarray | None,
 
     Returns
     -------
-    out : like ``x``; cache : a :class:`NormCache` over the grouped view ``(N, G, C//G * ...)``.
+    out : like ``x``; cache : a :class:`GroupNormCache` over the grouped view ``(N, G, C//G * ...)``.
     """
     op = "group_norm"
     check_float_array(x, op, "x", (2, 3, 4), "(N, C), (N, C, L) or (N, C, H, W)")
