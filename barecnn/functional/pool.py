@@ -25,13 +25,20 @@ class PoolGeometry(NamedTuple):
     out_hw: tuple[int, int]
 
 
-def pool_geometry(x_shape, kernel_size, stride, padding, op: str) -> PoolGeometry:
-    """Resolve arguments as PyTorch does (``stride=None`` means the kernel size) and check them."""
+def pool_arguments(kernel_size, stride, padding, op: str):
+    """``(kernel, stride, padding)`` as pairs, resolved as PyTorch does (``stride=None`` means the
+    kernel size; padding at most half the kernel)."""
     kernel = as_pair(kernel_size, op, "kernel_size")
     stride = kernel if stride is None else as_pair(stride, op, "stride")
     pad = as_pair(padding, op, "padding", minimum=0)
     if pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:
         raise ValueError(f"{op}: padding {pad} must be at most half the kernel size {kernel}")
+    return kernel, stride, pad
+
+
+def pool_geometry(x_shape, kernel_size, stride, padding, op: str) -> PoolGeometry:
+    """Resolve the arguments (:func:`pool_arguments`) and check that the window fits the input."""
+    kernel, stride, pad = pool_arguments(kernel_size, stride, padding, op)
     _, _, H, W = x_shape
     if kernel[0] > H + 2 * pad[0] or kernel[1] > W + 2 * pad[1]:
         raise ValueError(f"{op}: kernel {kernel[0]}x{kernel[1]} is larger than the padded input "

@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import functional as F
 from ..functional._checks import as_pair
+from ..functional.pool import pool_arguments
 from .module import Module, require_defaults
 
 
@@ -16,11 +17,7 @@ class _Pool2d(Module):
         super().__init__()
         name = type(self).__name__
         require_defaults(name, ceil_mode=(ceil_mode, False))
-        self.kernel_size = as_pair(kernel_size, name, "kernel_size")
-        self.stride = self.kernel_size if stride is None else as_pair(stride, name, "stride")
-        self.padding = as_pair(padding, name, "padding", minimum=0)
-        if self.padding[0] > self.kernel_size[0] // 2 or self.padding[1] > self.kernel_size[1] // 2:
-            raise ValueError(f"{name}: padding {self.padding} must be at most half the kernel size {self.kernel_size}")
+        self.kernel_size, self.stride, self.padding = pool_arguments(kernel_size, stride, padding, name)
 
     def _pool_args(self) -> dict:
         return {}
