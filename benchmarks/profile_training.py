@@ -4,7 +4,7 @@
     python benchmarks/profile_training.py --model lenet5 --batch-size 64 --top 15 --sort cumulative
 
 A training step is the benchmark's: forward, cross-entropy, backward, ``SGD(lr=0.01,
-momentum=0.9)`` on random float32 data (after two warm-up steps, which are not profiled).
+momentum=0.9)`` on random float32 data (after ``--warmup`` untimed steps).
 
 How to read cProfile here: NumPy *ufuncs* and the ``@`` operator are not function calls to the
 profiler, so the time of ``np.maximum``, ``+=``, ``*`` and of every BLAS matmul is counted in the
@@ -76,6 +76,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="kerascnn", choices=list(models.ZOO))
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=20, help="untimed steps first (page faults, BLAS threads)")
     parser.add_argument("--top", type=int, default=15, help="how many functions to list")
     parser.add_argument("--sort", default="tottime", help="pstats sort key (tottime, cumulative, ...)")
     parser.add_argument("--layers", action=argparse.BooleanOptionalAction, default=True,
@@ -85,7 +86,7 @@ def main(argv=None) -> int:
     model = models.create(args.model, rng=np.random.default_rng(bench.SEED))
     x, y = bench.batch_data(args.batch_size)
     step = bench.barecnn_steps(model, x, y)[0]
-    for _ in range(2):
+    for _ in range(args.warmup):
         step()
     start = time.perf_counter()
     for _ in range(args.steps):

@@ -239,8 +239,9 @@ def _int_or_pair(draw, pair):
 
 
 @st.composite
-def conv_configs(draw, max_n=3, max_c=3, max_f=3, max_hw=9, max_k=5, max_s=3, max_p=2):
-    """``dict(x_shape, w_shape, stride, padding, bias, seed)`` for a valid convolution."""
+def conv_configs(draw, max_n=3, max_c=6, max_f=3, max_hw=9, max_k=5, max_s=3, max_p=2):
+    """``dict(x_shape, w_shape, stride, padding, bias, seed)`` for a valid convolution (up to 6
+    channels, so both memory orders of the patch matrix are drawn)."""
     N, C, F = draw(st.integers(1, max_n)), draw(st.integers(1, max_c)), draw(st.integers(1, max_f))
     H, W = draw(st.integers(1, max_hw)), draw(st.integers(1, max_hw))
     ph, pw = draw(st.integers(0, max_p)), draw(st.integers(0, max_p))
@@ -255,7 +256,7 @@ def conv_configs(draw, max_n=3, max_c=3, max_f=3, max_hw=9, max_k=5, max_s=3, ma
 @st.composite
 def same_conv_configs(draw, max_hw=8, max_k=5):
     """A stride-1 convolution with ``padding='same'`` or ``'valid'``; kernels odd and even."""
-    N, C, F = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    N, C, F = draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 3))
     H, W = draw(st.integers(1, max_hw)), draw(st.integers(1, max_hw))
     padding = draw(st.sampled_from(["same", "valid"]))
     kh, kw = draw(st.integers(1, max_k)), draw(st.integers(1, max_k))

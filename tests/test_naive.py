@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 
 import barecnn.functional as fast
+from barecnn.functional import conv as conv_kernel
 from barecnn.functional import naive
 from helpers import conv_configs, pool_configs, random_grad, to_numpy, to_torch
 
@@ -54,8 +55,9 @@ def compare_pools(x, kernel_size, stride, padding, rng):
 # ------------------------------------------------------------------- convolution
 @pytest.mark.slow
 @FAST
-@given(conv_configs(max_n=2, max_hw=7, max_k=4))
+@given(conv_configs(max_n=2, max_c=6, max_hw=7, max_k=4))
 def test_conv_naive_equals_fast_property(cfg):
+    """Random shapes; the channel count decides the patch order, as in real use (few -> column-major)."""
     rng = np.random.default_rng(cfg["seed"])
     x, w = rng.standard_normal(cfg["x_shape"]), rng.standard_normal(cfg["w_shape"])
     b = rng.standard_normal(cfg["w_shape"][0]) if cfg["bias"] else None
@@ -76,7 +78,10 @@ def test_conv_naive_equals_fast_property(cfg):
     ((2, 2, 6, 6), (2, 2, 2, 2), 3, 0),            # stride larger than the kernel
 ])
 @pytest.mark.parametrize("bias", [True, False])
-def test_conv_naive_equals_fast_cases(rng, x_shape, w_shape, stride, padding, bias):
+@pytest.mark.parametrize("patch_order", ["row-major", "column-major"])
+def test_conv_naive_equals_fast_cases(rng, monkeypatch, x_shape, w_shape, stride, padding, bias, patch_order):
+    """Both memory orders of the patch matrix (and so both col2im scatters) on every case."""
+    monkeypatch.setattr(conv_kernel, "COLUMN_MAJOR_BELOW_CHANNELS", 0 if patch_order == "row-major" else 10**9)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[0]) if bias else None
     compare_conv(x, w, b, stride, padding, rng)

@@ -4,12 +4,17 @@ Shapes use one set of letters throughout: input ``x (N, C, H, W)``, filters ``w 
 output ``(N, F, H', W')`` with ``H' = 1 + (H + pad_top + pad_bottom - HH) // stride_h``.
 
 The public layout is NCHW, but the kernel works channels-last (NHWC) inside: patches are read
-from an NHWC view with ``as_strided`` into a ``(N*H'*W', HH*WW*C)`` matrix whose rows are
-contiguous, one BLAS matmul with the ``(HH*WW*C, F)`` filter matrix gives the output as
-``(N*H'*W', F)`` = NHWC, and the returned NCHW array is a transposed *view* of that memory.
-A following convolution transposes it back to NHWC for free, so stacked layers never copy
-between layouts. The backward pass is two matmuls for the weights and bias and, for the input,
-one small matmul per kernel offset scattered back as a dense slab (:func:`col2im_matmul_nhwc`).
+from an NHWC view with ``as_strided`` into the ``(N*H'*W', HH*WW*C)`` patch matrix, one BLAS
+matmul with the ``(HH*WW*C, F)`` filter matrix gives the output as ``(N*H'*W', F)`` = NHWC, and
+the returned NCHW array is a transposed *view* of that memory. A following convolution
+transposes it back to NHWC for free, so stacked layers never copy between layouts.
+
+The patch matrix is stored in one of two memory orders (:func:`patch_matrix`), whichever makes
+its copy run along long contiguous stretches: row-major (a patch per row; the copy moves ``C``
+values at a time) for many input channels, column-major (a kernel tap per column; the copy moves
+``W'`` values at a time) for few. BLAS reads either order, so forward and the weight gradient are
+the same code; the input gradient is scattered back per kernel offset, never per pixel
+(:func:`col2im_rows`, :func:`col2im_columns`).
 """
 from __future__ import annotations
 
@@ -62,24 +67,34 @@ def pad_nhwc(x_nhwc: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
     return padded
 
 
-def im2col_nhwc(x_padded: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-                out_hw: tuple[int, int]) -> np.ndarray:
+# Below this many input channels the patch matrix is stored column-major: its copy then moves
+# W'-long runs instead of C-long ones (measured: benchmarks/conv_orders.py).
+COLUMN_MAJOR_BELOW_CHANNELS = 4
+
+
+def patch_matrix(x_padded: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                 out_hw: tuple[int, int], column_major: bool = False) -> np.ndarray:
     """Patches of a padded NHWC array as a matrix ``(N*H'*W', HH*WW*C)``, one row per output pixel.
 
-    The 6-D ``as_strided`` view ``(N, H', W', HH, WW, C)`` costs nothing; the reshape makes the
-    one copy the matmul needs.
+    Column ``(i, j, c)`` holds tap ``(i, j)`` of channel ``c`` for every output pixel. The 6-D
+    ``as_strided`` view ``(N, H', W', HH, WW, C)`` costs nothing; the reshape makes the one copy
+    the matmul needs, in row-major order (a C-contiguous matrix) or, with ``column_major``, in
+    column-major order (the transpose of a C-contiguous ``(HH*WW*C, N*H'*W')`` array).
     """
     N, _, _, C = x_padded.shape
     (HH, WW), (sh, sw), (Ho, Wo) = kernel, stride, out_hw
     sN, sH, sW, sC = x_padded.strides
     patches = as_strided(x_padded, shape=(N, Ho, Wo, HH, WW, C),
                          strides=(sN, sH * sh, sW * sw, sH, sW, sC), writeable=False)
+    if column_major:
+        return patches.transpose(3, 4, 5, 0, 1, 2).reshape(HH * WW * C, N * Ho * Wo).T
     return patches.reshape(N * Ho * Wo, HH * WW * C)
 
 
-def col2im_matmul_nhwc(dout_matrix: np.ndarray, w_matrix: np.ndarray, padded_shape: tuple[int, int, int, int],
-                      kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
-    """``col2im(dout_matrix @ w_matrix.T)`` fused: the input gradient on the padded NHWC array.
+def col2im_rows(dout_matrix: np.ndarray, w_matrix: np.ndarray, padded_shape: tuple[int, int, int, int],
+                kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
+    """``col2im(dout_matrix @ w_matrix.T)`` fused, for a row-major patch matrix: the input gradient
+    on the padded input, ``(N, Hp, Wp, C)``.
 
     The patch-matrix gradient splits by kernel offset: offset ``(i, j)`` of every patch row is
     ``dout_matrix @ w[:, :, i, j]``, an ``(N*H'*W', C)`` product that belongs on the strided slab
@@ -105,8 +120,30 @@ def col2im_matmul_nhwc(dout_matrix: np.ndarray, w_matrix: np.ndarray, padded_sha
     return phases.transpose(0, 3, 1, 4, 2, 5).reshape(N, Hq * sh, Wq * sw, C)[:, :Hp, :Wp, :]
 
 
+def col2im_columns(dout_matrix: np.ndarray, w_matrix: np.ndarray, padded_shape: tuple[int, int, int, int],
+                   kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
+    """``col2im(dout_matrix @ w_matrix.T)`` for a column-major patch matrix (few channels): the
+    input gradient on the padded input, ``(N, Hp, Wp, C)`` (a view of channels-first memory).
+
+    One matmul gives the patch-matrix gradient transposed, ``(HH*WW*C, N*H'*W')``: for each kernel
+    offset ``(i, j)`` a ``(C, N, H', W')`` block whose runs along ``W'`` are contiguous. Each block
+    is added onto its slab of a channels-first sum, kept phase-major for stride > 1 as in
+    :func:`col2im_rows` so every slab is dense.
+    """
+    N, Hp, Wp, C = padded_shape
+    (HH, WW), (sh, sw), (Ho, Wo) = kernel, stride, out_hw
+    Hq, Wq = -(-Hp // sh), -(-Wp // sw)
+    dcols = (w_matrix @ dout_matrix.T).reshape(HH, WW, C, N, Ho, Wo)
+    phases = np.zeros((C, N, sh, sw, Hq, Wq), dtype=dout_matrix.dtype)
+    for i in range(HH):
+        for j in range(WW):
+            phases[:, :, i % sh, j % sw, i // sh:i // sh + Ho, j // sw:j // sw + Wo] += dcols[i, j]
+    summed = phases.transpose(0, 1, 4, 2, 5, 3).reshape(C, N, Hq * sh, Wq * sw)[:, :, :Hp, :Wp]
+    return summed.transpose(1, 2, 3, 0)
+
+
 def filters_as_matrix(w: np.ndarray) -> np.ndarray:
-    """``w (F, C, HH, WW)`` as the ``(HH*WW*C, F)`` matrix matching :func:`im2col_nhwc` columns."""
+    """``w (F, C, HH, WW)`` as the ``(HH*WW*C, F)`` matrix matching :func:`patch_matrix` columns."""
     F = w.shape[0]
     return w.transpose(2, 3, 1, 0).reshape(-1, F)
 
@@ -133,16 +170,18 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     if b is not None and b.shape != (w.shape[0],):
         raise ValueError(f"{OP}: b must have shape ({w.shape[0]},), got {b.shape}")
     geom = conv_geometry(x.shape, w.shape, stride, padding)
-    N, F = x.shape[0], w.shape[0]
+    N, C, F = x.shape[0], x.shape[1], w.shape[0]
     Ho, Wo = geom.out_hw
+    column_major = C < COLUMN_MAJOR_BELOW_CHANNELS
     x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), geom.padding)
-    cols = im2col_nhwc(x_padded, w.shape[2:], geom.stride, geom.out_hw)
+    cols = patch_matrix(x_padded, w.shape[2:], geom.stride, geom.out_hw, column_major)
     w_matrix = filters_as_matrix(w)
     out = cols @ w_matrix
     if b is not None:
-        out += b
+        # One bias row per image (H'*W'*F long) keeps NumPy's inner loop long even when F is small.
+        out.reshape(N, Ho * Wo * F)[...] += np.tile(b, Ho * Wo)
     out = out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
-    return out, (cols, w_matrix, b is not None, geom)
+    return out, (cols, w_matrix, b is not None, column_major, geom)
 
 
 def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
@@ -159,7 +198,7 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
     -------
     dx : (N, C, H, W), dw : (F, C, HH, WW), db : (F,) or ``None`` when the forward had no bias.
     """
-    cols, w_matrix, has_bias, geom = cache
+    cols, w_matrix, has_bias, column_major, geom = cache
     N, C, H, W = geom.x_shape
     F, _, HH, WW = geom.w_shape
     Ho, Wo = geom.out_hw
@@ -171,6 +210,7 @@ def conv2d_backward(dout: np.ndarray, cache, need_dx: bool = True):
         return None, dw, db
     top, bottom, left, right = geom.padding
     padded_shape = (N, H + top + bottom, W + left + right, C)
-    dx_padded = col2im_matmul_nhwc(dout_matrix, w_matrix, padded_shape, (HH, WW), geom.stride, geom.out_hw)
+    col2im = col2im_columns if column_major else col2im_rows
+    dx_padded = col2im(dout_matrix, w_matrix, padded_shape, (HH, WW), geom.stride, geom.out_hw)
     dx = dx_padded[:, top:top + H, left:left + W, :].transpose(0, 3, 1, 2)
     return dx, dw, db
