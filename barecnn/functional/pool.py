@@ -176,8 +176,12 @@ def _scatter_to_windows(geom: PoolGeometry, dout: np.ndarray, grads_per_offset) 
     positions that window offset k reads; returns ``dx (N, C, H, W)``."""
     N, C, H, W = geom.x_shape
     ph, pw = geom.padding
-    dx_padded = np.zeros_like(dout, shape=(N, C, H + 2 * ph, W + 2 * pw))   # dout's layout
     overlapping = geom.stride[0] < geom.kernel[0] or geom.stride[1] < geom.kernel[1]
+    (KH, KW), (Ho, Wo) = geom.kernel, geom.out_hw
+    tiled = geom.stride == geom.kernel and Ho * KH == H + 2 * ph and Wo * KW == W + 2 * pw
+    # Windows that tile the input write every position exactly once: no need to zero it first.
+    allocate = np.empty_like if tiled else np.zeros_like
+    dx_padded = allocate(dout, shape=(N, C, H + 2 * ph, W + 2 * pw))   # dout's layout
     for (_, (rows, cols)), grad in zip(window_slices(geom), grads_per_offset):
         if overlapping:
             dx_padded[:, :, rows, cols] += grad
