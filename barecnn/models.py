@@ -128,10 +128,15 @@ def seed001(rng=None) -> Classifier:
 
 
 def seed004(rng=None) -> Classifier:
-    """The LeNet-like tutorial: conv 5x5x3 -> ReLU -> max-pool 3x3 stride 2 -> dense 84 -> ReLU -> 10."""
+    """The LeNet-like tutorial: conv 5x5x3 -> ReLU -> max-pool 3x3 stride 2 -> dense 84 -> ReLU -> 10.
+
+    Input ``x / 255 - 0.5``: with the tutorial's recipe (batch 4, momentum 0.9) it gave 93.4% mean
+    validation accuracy over 5 seeds, against 82.8% for standardised pixels and 90.9% for ``x / 255``
+    (``python benchmarks/tutorial_checks.py preprocessing``).
+    """
     return Classifier("seed004", [conv(1, 3, 5), layer("ReLU"), layer("MaxPool2d", kernel_size=3, stride=2),
                                   layer("Flatten"), linear(3 * 11 * 11, 84), layer("ReLU"), linear(84, 10)],
-                      STANDARDIZE, rng)
+                      Preprocess.for_mode("center"), rng)
 
 
 def threelayer(rng=None) -> Classifier:

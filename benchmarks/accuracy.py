@@ -25,7 +25,7 @@ ROWS = {
     "barenet-fashion": ("--model barenet --dataset fashion-mnist", "small BN CNNs: 92.5-93.4%"),
     "lenet5": ("--model lenet5", "LeNet-5: 99.05%"),
     "kerascnn": ("--model kerascnn", "Keras example: 99.25% after 12 epochs"),
-    "seed000-keras": ("--model seed000 --epochs 3 --batch-size 1 --optimizer sgd --lr 0.005 --momentum 0",
+    "seed000-keras": ("--model seed000 --epochs 3 --batch-size 1 --optimizer sgd --lr 0.005 --momentum 0 --val-size 0",
                       "Keras, same net: 97.4%"),
     "seed000-1k": ("--model seed000 --epochs 3 --batch-size 1 --optimizer sgd --lr 0.005 --momentum 0 "
                    "--train-size 1000 --test-size 1000 --val-size 0", "tutorial: 78%"),

@@ -127,19 +127,17 @@ def col2im_columns(dout_matrix: np.ndarray, w_matrix: np.ndarray, padded_shape: 
 
     One matmul gives the patch-matrix gradient transposed, ``(HH*WW*C, N*H'*W')``: for each kernel
     offset ``(i, j)`` a ``(C, N, H', W')`` block whose runs along ``W'`` are contiguous. Each block
-    is added onto its slab of a channels-first sum, kept phase-major for stride > 1 as in
-    :func:`col2im_rows` so every slab is dense.
+    is added onto its strided slab ``dx[c, n, i::sh, j::sw]`` of a channels-first sum: the inner
+    loops run along ``W'`` whatever the stride, so no phase-major detour is needed here.
     """
     N, Hp, Wp, C = padded_shape
     (HH, WW), (sh, sw), (Ho, Wo) = kernel, stride, out_hw
-    Hq, Wq = -(-Hp // sh), -(-Wp // sw)
     dcols = (w_matrix @ dout_matrix.T).reshape(HH, WW, C, N, Ho, Wo)
-    phases = np.zeros((C, N, sh, sw, Hq, Wq), dtype=dout_matrix.dtype)
+    dx = np.zeros((C, N, Hp, Wp), dtype=dout_matrix.dtype)
     for i in range(HH):
         for j in range(WW):
-            phases[:, :, i % sh, j % sw, i // sh:i // sh + Ho, j // sw:j // sw + Wo] += dcols[i, j]
-    summed = phases.transpose(0, 1, 4, 2, 5, 3).reshape(C, N, Hq * sh, Wq * sw)[:, :, :Hp, :Wp]
-    return summed.transpose(1, 2, 3, 0)
+            dx[:, :, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw] += dcols[i, j]
+    return dx.transpose(1, 2, 3, 0)
 
 
 def filters_as_matrix(w: np.ndarray) -> np.ndarray:
