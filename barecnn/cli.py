@@ -135,8 +135,11 @@ def cmd_train(args) -> int:
     seconds = time.perf_counter() - start
     plot_curves(trainer.history, out_dir / "curves.png")
     best = io.load(out_dir / "model.npz")
-    log(f"training took {seconds:.1f} s; best validation accuracy {trainer.history.best_val_acc:.4f} "
-        f"(epoch {trainer.history.best_epoch}); model saved to {out_dir / 'model.npz'}")
+    if trainer.history.val_acc:
+        chosen = (f"best validation accuracy {trainer.history.best_val_acc:.4f} (epoch {trainer.history.best_epoch})")
+    else:
+        chosen = f"no validation split, so the last epoch's model ({trainer.history.best_epoch}) was kept"
+    log(f"training took {seconds:.1f} s; {chosen}; model saved to {out_dir / 'model.npz'}")
     if overfit:
         final = evaluate(trainer.model, train)["accuracy"]
         log(f"overfit {overfit}: train accuracy {final:.4f}, validation accuracy "

@@ -189,3 +189,13 @@ def test_default_validation_split_shrinks_for_small_datasets():
     assert _validation_size(None, 55_000 + 5_000) == 5_000
     assert _validation_size(None, 4_000) == 400          # the embedded 5,000-digit MNIST subset
     assert _validation_size(0, 4_000) == 0
+
+
+def test_train_without_validation_split_says_so(barecnn_cli, synthetic_data_dir, tmp_path):
+    """--val-size 0 (train on everything, as the Keras comparison does) must not report the training
+    accuracy as a validation accuracy."""
+    result = barecnn_cli("train", "--dataset", synthetic_data_dir, "--model", "seed000", "--epochs", "1",
+                         "--val-size", "0", "--out", tmp_path / "r")
+    assert result.returncode == 0, result.stderr
+    assert "no validation split, so the last epoch's model (1) was kept" in result.stdout
+    assert "best validation accuracy" not in result.stdout
