@@ -78,10 +78,13 @@ def test_conv_naive_equals_fast_property(cfg):
     ((2, 2, 6, 6), (2, 2, 2, 2), 3, 0),            # stride larger than the kernel
 ])
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("patch_order", ["row-major", "column-major"])
+@pytest.mark.parametrize("patch_order", ["row-major", "row-major, one image per col2im chunk", "column-major"])
 def test_conv_naive_equals_fast_cases(rng, monkeypatch, x_shape, w_shape, stride, padding, bias, patch_order):
-    """Both memory orders of the patch matrix (and so both col2im scatters) on every case."""
-    monkeypatch.setattr(conv_kernel, "COLUMN_MAJOR_BELOW_CHANNELS", 0 if patch_order == "row-major" else 10**9)
+    """Both memory orders of the patch matrix (and so both col2im scatters, the row-major one also
+    in chunks of the batch) on every case."""
+    monkeypatch.setattr(conv_kernel, "COLUMN_MAJOR_BELOW_CHANNELS", 10**9 if patch_order == "column-major" else 0)
+    if "chunk" in patch_order:
+        monkeypatch.setattr(conv_kernel, "COL2IM_CHUNK_BYTES", 1)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[0]) if bias else None
     compare_conv(x, w, b, stride, padding, rng)
