@@ -17,3 +17,4 @@ KEEPS_FREED_MEMORY = keep_freed_memory()
 
 from . import functional, init, nn, optim, random  # noqa: E402,F401
 from .io import load, save  # noqa: E402,F401
+from .nn import is_grad_enabled, no_grad  # noqa: E402,F401

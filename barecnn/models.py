@@ -41,12 +41,14 @@ class Classifier(nn.Sequential):
         self.preprocess = preprocess
 
     def predict_proba(self, images, batch_size: int = 500) -> np.ndarray:
-        """Class probabilities ``(N, K)`` for raw images, computed in eval mode in batches."""
+        """Class probabilities ``(N, K)`` for raw images, computed in eval mode in batches (under
+        :class:`barecnn.no_grad`, so no layer keeps its activations)."""
         was_training = self.training
         self.eval()
         try:
             x = self.preprocess(images, dtype=self.dtype)
-            chunks = [softmax(self(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
+            with nn.no_grad():
+                chunks = [softmax(self(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
         finally:
             self.train(was_training)
         return np.concatenate(chunks)

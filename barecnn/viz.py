@@ -327,11 +327,12 @@ def conv_activations(model, image) -> list[tuple[str, np.ndarray]]:
     try:
         x = model.preprocess(np.asarray(image)[None], dtype=_model_dtype(model))   # (1, 1, H, W)
         activations = []
-        for index, layer in enumerate(model):
-            x = layer(x)
-            if isinstance(layer, nn.Conv2d):
-                label = f"layer {index}\nConv2d({layer.in_channels}, {layer.out_channels})"
-                activations.append((label, np.array(x[0])))
+        with nn.no_grad():
+            for index, layer in enumerate(model):
+                x = layer(x)
+                if isinstance(layer, nn.Conv2d):
+                    label = f"layer {index}\nConv2d({layer.in_channels}, {layer.out_channels})"
+                    activations.append((label, np.array(x[0])))
     finally:
         for module, training in flags:
             module.training = training

@@ -309,7 +309,8 @@ def batch_data(batch_size: int, seed: int = SEED):
 
 
 def barecnn_steps(model: models.Classifier, x: np.ndarray, y: np.ndarray):
-    """``(train_step, infer_step)`` closures for barecnn: SGD(lr=0.01, momentum=0.9) on cross-entropy."""
+    """``(train_step, infer_step)`` closures for barecnn: SGD(lr=0.01, momentum=0.9) on cross-entropy;
+    inference runs under ``barecnn.no_grad()`` as PyTorch's runs under ``inference_mode``."""
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
@@ -323,7 +324,8 @@ def barecnn_steps(model: models.Classifier, x: np.ndarray, y: np.ndarray):
 
     def infer_step():
         model.eval()
-        return model(x)
+        with nn.no_grad():         # as torch.inference_mode: keep nothing for backward
+            return model(x)
 
     return train_step, infer_step
 

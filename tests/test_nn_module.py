@@ -350,3 +350,57 @@ def test_failed_conversion_leaves_model_unchanged():
         model.load_state_dict(new)
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[key], err_msg=f"{key} changed by a failed load")
+
+
+# ----------------------------------------------------------------- no_grad
+@pytest.mark.parametrize("make, shape", LAYERS, ids=LAYER_IDS)
+def test_no_grad_forward_keeps_nothing_and_refuses_backward(rng, make, shape):
+    module = _seeded(make).double().eval()
+    x = rng.standard_normal(shape)
+    expected = module(x)
+    with nn.no_grad():
+        out = module(x)
+    np.testing.assert_array_equal(out, expected)
+    assert getattr(module, "_cache", None) is None
+    with pytest.raises(RuntimeError, match="no_grad"):
+        module.backward(random_grad(rng, out.shape))
+    module.train()
+    out = module(x)                      # a forward outside no_grad makes backward possible again
+    module.backward(random_grad(rng, out.shape))
+
+
+def test_no_grad_nests_restores_and_decorates():
+    import threading
+
+    assert nn.is_grad_enabled()
+    with nn.no_grad():
+        assert not nn.is_grad_enabled()
+        with nn.no_grad():
+            assert not nn.is_grad_enabled()
+        assert not nn.is_grad_enabled()
+    assert nn.is_grad_enabled()
+    with pytest.raises(KeyError):
+        with nn.no_grad():
+            raise KeyError("an error inside still restores the mode")
+    assert nn.is_grad_enabled()
+
+    @nn.no_grad()
+    def inside():
+        return nn.is_grad_enabled()
+    assert inside() is False and nn.is_grad_enabled()
+
+    seen = []
+    with nn.no_grad():                   # per thread, like PyTorch's grad mode
+        worker = threading.Thread(target=lambda: seen.append(nn.is_grad_enabled()))
+        worker.start()
+        worker.join()
+    assert seen == [True]
+
+
+def test_predict_leaves_no_activations_behind(rng):
+    from barecnn import models
+    model = models.create("lenet5", rng=np.random.default_rng(0))
+    images = rng.integers(0, 256, (7, 28, 28), dtype=np.uint8)
+    probs = model.predict_proba(images, batch_size=4)
+    assert probs.shape == (7, 10) and model.training
+    assert all(getattr(module, "_cache", None) is None for module in model.modules())

@@ -7,12 +7,47 @@ gradients into ``.grad`` (as PyTorch does), so a parameter used twice gets both 
 """
 from __future__ import annotations
 
+import functools
+import threading
 from collections import OrderedDict
 from typing import Iterator
 
 import numpy as np
 
 DEFAULT_DTYPE = np.float32
+
+_grad_mode = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """Whether forward passes keep what backward needs (``False`` inside :class:`no_grad`)."""
+    return getattr(_grad_mode, "enabled", True)
+
+
+class no_grad:
+    """Context manager and decorator, as ``torch.no_grad``: forward passes inside it keep nothing
+    for backward, so activations are freed as soon as each layer returns (inference, evaluation).
+
+    Per thread, nestable. A ``backward`` after such a forward raises a clear error.
+
+    >>> with barecnn.no_grad():
+    ...     logits = model(x)
+    """
+
+    def __enter__(self) -> "no_grad":
+        self._previous = is_grad_enabled()
+        _grad_mode.enabled = False
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _grad_mode.enabled = self._previous
+
+    def __call__(self, function):
+        @functools.wraps(function)
+        def without_grad(*args, **kwargs):
+            with no_grad():
+                return function(*args, **kwargs)
+        return without_grad
 
 
 def require_defaults(owner: str, **options) -> None:
@@ -87,8 +122,10 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def _save_for_backward(self, cache, output_shape: tuple[int, ...]) -> None:
-        """Keep what ``backward`` needs and the output shape its gradient must have."""
-        self._cache = cache
+        """Keep what ``backward`` needs and the output shape its gradient must have (nothing under
+        :class:`no_grad`)."""
+        self._saved_under_no_grad = not is_grad_enabled()
+        self._cache = None if self._saved_under_no_grad else cache
         self._output_shape = tuple(output_shape)
 
     def _saved_for_backward(self, grad_output):
@@ -98,6 +135,9 @@ class Module:
         do not outlive the step: one forward allows one backward.
         """
         cache = getattr(self, "_cache", None)
+        if cache is None and getattr(self, "_saved_under_no_grad", False):
+            raise RuntimeError(f"{self!r}: backward() after a forward under barecnn.no_grad(), which keeps "
+                               f"nothing for backward; run the forward outside no_grad() to backpropagate")
         if cache is None:
             raise RuntimeError(f"{self!r}: backward() called before forward() (each forward allows one backward)")
         if not isinstance(grad_output, np.ndarray):
