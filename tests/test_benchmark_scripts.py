@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("script", ["speed.py", "profile_training.py", "accuracy.py", "conv_orders.py",
-                                    "tutorial_checks.py"])
+                                    "winograd_probe.py", "tutorial_checks.py"])
 def test_script_help(script):
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--help"], capture_output=True,
                           text=True, timeout=120)
