@@ -121,7 +121,8 @@ def col2im_rows(dout_matrix: np.ndarray, w_matrix: np.ndarray, padded_shape: tup
 
 
 # The row-major input gradient is summed a few images at a time, so that each chunk's slabs and
-# sums stay in cache: kerascnn's second conv 11.6 -> 9.4 ms, no change on the zoo's smaller layers.
+# sums stay in cache: kerascnn's second conv alone 11.6 -> 9.4 ms, its training step 45.9 -> 44.9 ms
+# (interleaved A/B); the zoo's smaller layers fit in one chunk and do not change.
 COL2IM_CHUNK_BYTES = 1 << 20
 
 
