@@ -102,7 +102,7 @@ def max_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     check_grad_shape("max_pool2d", dout, geom.x_shape[:2] + geom.out_hw)
     dout = _like_layout(dout, out)
 
-    def first_maximum_grads():
+    def first_maximum_masks():
         unclaimed = None
         for _, (rows, cols) in window_slices(geom):
             hit = x_padded[:, :, rows, cols] == out
@@ -111,9 +111,9 @@ def max_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
             else:
                 hit &= unclaimed
                 unclaimed &= ~hit
-            yield dout * hit
+            yield hit
 
-    return _scatter_to_windows(geom, dout, first_maximum_grads())
+    return _scatter_to_windows(geom, dout, first_maximum_masks())
 
 
 def _like_layout(a: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -156,7 +156,7 @@ def avg_pool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     """Average pooling backward: each window's gradient is spread evenly; returns ``dx (N, C, H, W)``."""
     divisor, geom = cache
     check_grad_shape("avg_pool2d", dout, geom.x_shape[:2] + geom.out_hw)
-    share = dout / divisor
+    share = np.reciprocal(divisor, dtype=dout.dtype)
     return _scatter_to_windows(geom, dout, (share for _ in window_slices(geom)))
 
 
@@ -171,9 +171,9 @@ def _window_divisor(geom: PoolGeometry, count_include_pad: bool, dtype):
     return counts
 
 
-def _scatter_to_windows(geom: PoolGeometry, dout: np.ndarray, grads_per_offset) -> np.ndarray:
-    """Sum the k-th array of ``grads_per_offset`` (each shaped like ``dout``) onto the input
-    positions that window offset k reads; returns ``dx (N, C, H, W)``."""
+def _scatter_to_windows(geom: PoolGeometry, dout: np.ndarray, factors_per_offset) -> np.ndarray:
+    """Send ``dout * factor_k`` to the input positions that window offset k reads, for each k;
+    returns ``dx (N, C, H, W)``. A factor is a mask (max pooling) or the averaging weight."""
     N, C, H, W = geom.x_shape
     ph, pw = geom.padding
     overlapping = geom.stride[0] < geom.kernel[0] or geom.stride[1] < geom.kernel[1]
@@ -182,11 +182,11 @@ def _scatter_to_windows(geom: PoolGeometry, dout: np.ndarray, grads_per_offset) 
     # Windows that tile the input write every position exactly once: no need to zero it first.
     allocate = np.empty_like if tiled else np.zeros_like
     dx_padded = allocate(dout, shape=(N, C, H + 2 * ph, W + 2 * pw))   # dout's layout
-    for (_, (rows, cols)), grad in zip(window_slices(geom), grads_per_offset):
+    for (_, (rows, cols)), factor in zip(window_slices(geom), factors_per_offset):
         if overlapping:
-            dx_padded[:, :, rows, cols] += grad
-        else:   # each input position belongs to one window at most: write, don't accumulate
-            dx_padded[:, :, rows, cols] = grad
+            dx_padded[:, :, rows, cols] += dout * factor
+        else:   # each input position belongs to one window at most: write the product in place
+            np.multiply(dout, factor, out=dx_padded[:, :, rows, cols])
     return dx_padded[:, :, ph:ph + H, pw:pw + W]
 
 
