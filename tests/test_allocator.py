@@ -1,6 +1,7 @@
 """barecnn keeps freed memory in the process (glibc mallopt), unless told not to."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -12,7 +13,6 @@ LINUX = sys.platform.startswith("linux")
 
 
 def run_python(code: str, **env) -> str:
-    import os
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             env={**os.environ, **env})
     return result.stdout.strip()
