@@ -149,7 +149,7 @@ class History:
     lr: list = field(default_factory=list)              # per epoch (at its end)
     epoch_time: list = field(default_factory=list)      # seconds
     best_epoch: int = -1
-    best_val_acc: float = -1.0
+    best_val_acc: float = -1.0                          # -1 without a validation split
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -300,8 +300,10 @@ class Trainer:
             message += f", val acc {result['accuracy']:.4f}, val loss {result['loss']:.4f}"
         else:
             improved = True
-        if improved:
-            h.best_epoch, h.best_val_acc = self.epoch, (h.val_acc[-1] if h.val_acc else train_acc)
+        if improved:   # without a validation split every epoch "improves": the last one is kept
+            h.best_epoch = self.epoch
+            if h.val_acc:
+                h.best_val_acc = h.val_acc[-1]
         self.log(message + f" ({seconds:.1f} s)")
         if self.out_dir is not None:
             if improved:

@@ -169,6 +169,7 @@ def test_without_validation_the_last_epoch_is_kept(splits, tmp_path):
                              Split(splits[1].images[:0], splits[1].labels[:0]), tmp_path, log=quiet, progress=False)
     trainer.fit()
     assert trainer.history.val_acc == [] and trainer.history.best_epoch == 2
+    assert trainer.history.best_val_acc == -1.0        # no training accuracy posing as validation
     assert_same_weights(weights(io.load(tmp_path / "model.npz")), weights(trainer.model))
 
 
@@ -296,3 +297,4 @@ def test_cli_divergence_stderr_is_exactly_one_line(barecnn_cli, synthetic_data_d
                          "--out", tmp_path / "nan")
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
