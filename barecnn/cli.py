@@ -106,7 +106,8 @@ def cmd_train(args) -> int:
                              optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
                              weight_decay=args.weight_decay, schedule=args.schedule, lr_decay=args.lr_decay,
                              label_smoothing=args.label_smoothing, augment=args.augment,
-                             clip_grad_norm=args.clip_grad_norm, seed=args.seed, val_size=args.val_size or 0)
+                             clip_grad_norm=args.clip_grad_norm, seed=args.seed, val_size=args.val_size or 0,
+                             threads=args.threads)
         if overfit:
             config = _overfit_config(config, overfit)
         config.resolved().validate()          # bad options fail before any data is read
@@ -125,7 +126,7 @@ def cmd_train(args) -> int:
     c = trainer.config
     log(f"model {c.model}: {sum(p.data.size for p in trainer.model.parameters()):,} parameters; "
         f"{len(train):,} training / {len(val):,} validation images; {c.epochs} epochs, batch {c.batch_size}, "
-        f"{c.optimizer} lr {c.lr}, schedule {c.schedule}, augment {c.augment}")
+        f"{c.optimizer} lr {c.lr}, schedule {c.schedule}, augment {c.augment}; {trainer.runner.threads} threads")
     start = time.perf_counter()
     while trainer.epoch < c.epochs:
         trainer.run_epoch()
@@ -180,7 +181,8 @@ def _new_run_dir(out: str | None, model: str) -> Path:
 
 
 RUN_OPTIONS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "lr_decay",
-               "label_smoothing", "clip_grad_norm", "augment", "train_size", "test_size", "overfit", "out")
+               "label_smoothing", "clip_grad_norm", "augment", "train_size", "test_size", "overfit", "out",
+               "threads")
 
 
 def _check_resume_options(args) -> None:
@@ -345,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                        help="random shifts and small rotations")
     train.add_argument("--seed", type=_non_negative_int, default=0)
+    train.add_argument("--threads", type=_positive_int,
+                       help="split each batch across N threads (default: every usable core)")
     train.add_argument("--train-size", type=_positive_int)
     train.add_argument("--test-size", type=_positive_int)
     train.add_argument("--val-size", type=_non_negative_int, default=None,

@@ -3,9 +3,13 @@ initialisation, dropout and data shuffling repeatable. Every function that draws
 also accepts an explicit ``rng`` (a ``numpy.random.Generator``)."""
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 
 _generator = np.random.default_rng()
+_thread = threading.local()   # per-thread override, set by :func:`thread_generator`
 
 
 def seed(value: int) -> None:
@@ -15,8 +19,24 @@ def seed(value: int) -> None:
 
 
 def default_rng() -> np.random.Generator:
-    """The generator used when no ``rng`` is given."""
-    return _generator
+    """The generator used when no ``rng`` is given (this thread's own inside
+    :func:`thread_generator`)."""
+    return getattr(_thread, "generator", None) or _generator
+
+
+@contextlib.contextmanager
+def thread_generator(seed: int):
+    """Inside the block, :func:`default_rng` in *this thread* is a generator seeded with ``seed``.
+
+    :class:`barecnn.nn.DataParallel` gives each replica's thread its own stream this way, with
+    seeds drawn from the default generator, so dropout masks do not depend on thread timing.
+    """
+    previous = getattr(_thread, "generator", None)
+    _thread.generator = np.random.default_rng(seed)
+    try:
+        yield _thread.generator
+    finally:
+        _thread.generator = previous
 
 
 def get_state() -> dict:

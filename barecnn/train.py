@@ -53,6 +53,7 @@ class TrainConfig:
     val_size: int = 5000
     dtype: str = "float32"
     dataset: str = "mnist"                # informs the recommended settings only
+    threads: int | None = None            # DataParallel threads; None: every usable core
 
     def resolved(self) -> "TrainConfig":
         """A copy with every ``None`` replaced by the recommendation for this model and dataset."""
@@ -85,6 +86,8 @@ class TrainConfig:
                              f"got {self.schedule!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise ValueError(f"--threads must be a positive integer, got {self.threads!r}")
         if self.val_size < 0:
             raise ValueError(f"--val-size must be >= 0, got {self.val_size}")
 
@@ -194,6 +197,8 @@ class Trainer:
         self.config, self.model, self.train_split, self.val_split = config, model, train, val
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.log, self.progress = log, progress
+        # The batch is split across threads, one model replica each (see barecnn.nn.DataParallel).
+        self.runner = nn.DataParallel(model, threads=config.threads)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         self.optimizer = make_optimizer(config, model.parameters())
         self.iterations_per_epoch = num_batches(len(train), config.batch_size)
@@ -241,11 +246,11 @@ class Trainer:
         x = self.model.preprocess(images, dtype=self.model.dtype)
         self.optimizer.zero_grad()
         with np.errstate(over="ignore", invalid="ignore"):   # a diverging run is reported below, not warned
-            logits = self.model(x)
+            logits = self.runner(x)
             loss = self.criterion(logits, labels)
         if not math.isfinite(loss):
             return loss, 0
-        self.model.backward(self.criterion.backward(), need_input_grad=False)
+        self.runner.backward(self.criterion.backward(), need_input_grad=False)
         if self.config.clip_grad_norm:
             clip_grad_norm(self.model.parameters(), self.config.clip_grad_norm)
         self.optimizer.step()

@@ -308,24 +308,29 @@ def batch_data(batch_size: int, seed: int = SEED):
     return x, y
 
 
-def barecnn_steps(model: models.Classifier, x: np.ndarray, y: np.ndarray):
+def barecnn_steps(model: models.Classifier, x: np.ndarray, y: np.ndarray, threads: int | None = None):
     """``(train_step, infer_step)`` closures for barecnn: SGD(lr=0.01, momentum=0.9) on cross-entropy;
-    inference runs under ``barecnn.no_grad()`` as PyTorch's runs under ``inference_mode``."""
+    inference runs under ``barecnn.no_grad()`` as PyTorch's runs under ``inference_mode``.
+
+    Both run through ``nn.DataParallel(model, threads)``, as ``barecnn train`` does: the batch is
+    split across ``threads`` threads (default: every usable core); ``threads=1`` is one thread
+    whose matrix multiplies use every BLAS thread."""
+    runner = nn.DataParallel(model, threads=threads)
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
     def train_step():
-        model.train()
+        runner.train()
         optimizer.zero_grad()
-        loss = criterion(model(x), y)
-        model.backward(criterion.backward(), need_input_grad=False)   # as torch: the input needs no grad
+        loss = criterion(runner(x), y)
+        runner.backward(criterion.backward(), need_input_grad=False)   # as torch: the input needs no grad
         optimizer.step()
         return loss
 
     def infer_step():
-        model.eval()
+        runner.eval()
         with nn.no_grad():         # as torch.inference_mode: keep nothing for backward
-            return model(x)
+            return runner(x)
 
     return train_step, infer_step
 
@@ -353,8 +358,12 @@ def torch_steps(twin, x: np.ndarray, y: np.ndarray, torch):
 
 
 def throughput(model_names: list[str], batch_size: int, seconds: float, rounds: int, torch,
-               log: Callable[[str], None] = lambda line: None) -> list[dict]:
-    """Training and inference images/s per model and phase, barecnn and PyTorch interleaved."""
+               log: Callable[[str], None] = lambda line: None, threads: int = 1) -> list[dict]:
+    """Training and inference images/s per model and phase, barecnn and PyTorch interleaved.
+
+    barecnn runs as ``barecnn train`` does, its batch split across ``threads`` threads
+    (:class:`barecnn.nn.DataParallel`); with ``threads > 1`` it is also timed in one thread (BLAS
+    still using ``threads``), interleaved with the others, so the table shows what the split gains."""
     results = []
     x, y = batch_data(batch_size)
     for name in model_names:
@@ -364,17 +373,23 @@ def throughput(model_names: list[str], batch_size: int, seconds: float, rounds: 
         if twin is not None:
             with torch.inference_mode():
                 agreement = float(np.max(np.abs(model.eval()(x) - twin.eval()(torch.from_numpy(x)).numpy())))
-        ours = barecnn_steps(model, x, y)
+        ours = barecnn_steps(model, x, y, threads)
+        one_thread = barecnn_steps(model, x, y, 1) if threads > 1 else None
         theirs = torch_steps(twin, x, y, torch) if twin is not None else None
         for index, phase in enumerate(("training", "inference")):
             contenders = {"barecnn": ours[index]}
+            if one_thread is not None:
+                contenders["barecnn_one_thread"] = one_thread[index]
             if theirs is not None:
                 contenders["torch"] = theirs[index]
             rates = interleaved(contenders, seconds, rounds)
             row = {"model": name, "phase": phase, "batch_size": batch_size, "rounds": rounds,
                    "barecnn": statistics.median(rates["barecnn"]) * batch_size,
                    "barecnn_spread": spread(rates["barecnn"]), "barecnn_rounds": rates["barecnn"],
-                   "torch": None, "torch_spread": None, "ratio": None, "max_logit_diff": agreement}
+                   "torch": None, "torch_spread": None, "ratio": None, "max_logit_diff": agreement,
+                   "threads": threads, "barecnn_one_thread": None}
+            if "barecnn_one_thread" in rates:
+                row["barecnn_one_thread"] = statistics.median(rates["barecnn_one_thread"]) * batch_size
             if "torch" in rates:
                 row.update(torch=statistics.median(rates["torch"]) * batch_size, torch_spread=spread(rates["torch"]),
                            torch_rounds=rates["torch"])
@@ -505,7 +520,8 @@ def memory_child(impl: str, model_name: str, batch_size: int, steps: int, thread
         torch.set_num_threads(threads)
     model = models.create(model_name, rng=np.random.default_rng(SEED))
     x, y = batch_data(batch_size)
-    step = (torch_steps(torch_twin(model, torch), x, y, torch) if torch is not None else barecnn_steps(model, x, y))[0]
+    step = (torch_steps(torch_twin(model, torch), x, y, torch) if torch is not None
+            else barecnn_steps(model, x, y, threads))[0]
     baseline_kib = _rss_kib("VmRSS")
     method = "VmHWM after clear_refs"
     try:
@@ -563,10 +579,12 @@ def _num(value, fmt: str = ",.0f", missing: str = "n/a") -> str:
 
 
 def throughput_table(rows: list[dict]) -> str:
-    body = [[r["model"], r["phase"], _num(r["barecnn"]), _num(r["torch"]),
+    body = [[r["model"], r["phase"], _num(r["barecnn"]), _num(r.get("barecnn_one_thread")), _num(r["torch"]),
              _num(r["ratio"], ".3f"), _num(r["barecnn_spread"], ".0%") + " / " + _num(r["torch_spread"], ".0%")]
             for r in rows]
-    return table(["model", "phase", "barecnn img/s", "PyTorch img/s", "ours/torch", "round spread"], body, left=2)
+    threads = rows[0].get("threads", 1) if rows else 1
+    return table(["model", "phase", f"barecnn img/s ({threads} threads)", "barecnn 1 thread", "PyTorch img/s",
+                  "ours/torch", "round spread"], body, left=2)
 
 
 def naive_table(rows: list[dict]) -> str:
@@ -622,9 +640,11 @@ def main(args) -> int:
             say(line)
 
         say(f"\nThroughput at batch {batch_size}, float32, random {IMAGE_SHAPE} images; training = forward + "
-            f"cross-entropy + backward + SGD(momentum 0.9).\nbarecnn and PyTorch alternate: {rounds} round(s) of "
+            f"cross-entropy + backward + SGD(momentum 0.9).\nbarecnn splits each batch across {threads.wanted} "
+            f"threads (nn.DataParallel, as `barecnn train` does); '1 thread' is the same code unsplit.\n"
+            f"barecnn and PyTorch alternate: {rounds} round(s) of "
             f"~{seconds:g} s each; medians shown, ratio > 1 means barecnn is faster.")
-        rows = results["throughput"] = throughput(names, batch_size, seconds, rounds, torch)
+        rows = results["throughput"] = throughput(names, batch_size, seconds, rounds, torch, threads=threads.wanted)
         say(throughput_table(rows))
         if torch is None:
             say("note: PyTorch is not installed, so only barecnn was timed (pip install torch for the comparison)")

@@ -152,7 +152,7 @@ class Module:
         """Raise a clear error unless ``x`` is a float array of the right rank, channels and dtype."""
         if not isinstance(x, np.ndarray):
             raise TypeError(f"{self!r}: input must be a NumPy array, got {type(x).__name__}")
-        if not np.issubdtype(x.dtype, np.floating):
+        if x.dtype.kind != "f":
             raise TypeError(f"{self!r}: input must be float32 or float64, got dtype {x.dtype}")
         ranks = (ndim,) if isinstance(ndim, int) else ndim
         if x.ndim not in ranks:
@@ -162,9 +162,9 @@ class Module:
         if channels is not None and x.shape[1] != channels:
             raise ValueError(f"{self!r}: expected {channels} channels in input of shape {layout}, "
                              f"got shape {x.shape}")
-        own_arrays = [(n, p.data) for n, p in self.named_parameters()] + list(self.named_buffers())
-        for name, array in own_arrays:
-            if np.issubdtype(array.dtype, np.floating) and array.dtype != x.dtype:
+        for name, value in vars(self).items():   # this layer's own parameters and buffers
+            array = value.data if isinstance(value, Parameter) else value if name in self._buffer_names else None
+            if array is not None and array.dtype != x.dtype and array.dtype.kind == "f":
                 raise TypeError(f"{self!r}: input dtype {x.dtype} does not match '{name}' dtype "
                                 f"{array.dtype}; call .double()/.float() on the model or cast the input")
         return x

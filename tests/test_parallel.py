@@ -1,0 +1,182 @@
+"""nn.DataParallel: a batch split across threads gives the unsplit pass's results (what differs by
+design — batch norm per chunk, dropout per chunk — is checked as documented), errors stay clear,
+and BLAS's thread count is limited inside and restored after."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from barecnn import _blas, models, nn
+from barecnn import random as barecnn_random
+from barecnn.nn.parallel import MIN_IMAGES_PER_THREAD, chunk_slices
+from barecnn.train import TrainConfig
+
+BATCH = 3 * MIN_IMAGES_PER_THREAD + 2      # three uneven chunks with threads=3
+
+
+def lenet5_float64():
+    return models.create("lenet5", rng=np.random.default_rng(0)).double()
+
+
+def batch(n=BATCH, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 1, 28, 28)), rng.integers(0, 10, n)
+
+
+def loss_and_grads(net, params, x, y, need_input_grad=True):
+    """Loss, input gradient and parameter gradients of one forward/backward of ``net``."""
+    criterion = nn.CrossEntropyLoss()
+    for p in params:
+        p.grad = None
+    loss = criterion(net(x), y)
+    dx = net.backward(criterion.backward(), need_input_grad=need_input_grad)
+    return loss, dx, [p.grad.copy() for p in params]
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_split_batch_gives_the_full_batch_results(threads):
+    model = lenet5_float64()
+    params = list(model.parameters())
+    x, y = batch()
+    loss, dx, grads = loss_and_grads(model, params, x, y)
+    runner = nn.DataParallel(model, threads=threads)
+    loss_split, dx_split, grads_split = loss_and_grads(runner, params, x, y)
+    assert len(runner._replicas) == threads - 1          # really split
+    np.testing.assert_allclose(loss_split, loss, rtol=1e-12)
+    np.testing.assert_allclose(dx_split, dx, rtol=1e-9, atol=1e-15)
+    for g, g_split in zip(grads, grads_split):
+        np.testing.assert_allclose(g_split, g, rtol=1e-9, atol=1e-15)
+
+
+def test_without_input_gradient_and_after_an_optimizer_step():
+    model = lenet5_float64()
+    runner = nn.DataParallel(model, threads=2)
+    params = list(model.parameters())
+    x, y = batch()
+    for p in params:                                     # an in-place update and a rebinding update
+        p.data = p.data * 0.5
+    params[0].data -= 0.01
+    _, dx_split, grads_split = loss_and_grads(runner, params, x, y, need_input_grad=False)
+    assert dx_split is None
+    _, _, grads = loss_and_grads(model, params, x, y, need_input_grad=False)
+    for g, g_split in zip(grads, grads_split):
+        np.testing.assert_allclose(g_split, g, rtol=1e-9, atol=1e-15)
+
+
+def test_load_state_dict_reaches_the_replicas():
+    model = lenet5_float64()
+    runner = nn.DataParallel(model, threads=2)
+    x, _ = batch()
+    runner(x)                                            # replicas exist now
+    other = models.create("lenet5", rng=np.random.default_rng(5)).double()
+    runner.load_state_dict({"module." + k: v for k, v in other.state_dict().items()})
+    np.testing.assert_allclose(runner(x), other(x), rtol=1e-12)
+    assert list(runner.state_dict())[0] == "module.0.weight"
+
+
+def test_chunk_slices():
+    assert chunk_slices(MIN_IMAGES_PER_THREAD * 2 - 1, 4) == [slice(0, MIN_IMAGES_PER_THREAD * 2 - 1)]
+    assert chunk_slices(1, 8) == [slice(0, 1)]
+    for n, threads in [(64, 2), (65, 3), (500, 4), (100, 16)]:
+        slices = chunk_slices(n, threads)
+        sizes = [s.stop - s.start for s in slices]
+        assert 1 <= len(slices) <= threads and slices[0].start == 0 and slices[-1].stop == n
+        assert all(a.stop == b.start for a, b in zip(slices, slices[1:]))
+        assert max(sizes) - min(sizes) <= 1 and min(sizes) >= MIN_IMAGES_PER_THREAD
+
+
+def test_small_batches_run_unsplit():
+    model = lenet5_float64()
+    runner = nn.DataParallel(model, threads=4)
+    x, y = batch(n=MIN_IMAGES_PER_THREAD)
+    loss_and_grads(runner, list(model.parameters()), x, y)
+    assert runner._replicas == []
+
+
+def test_batch_norm_normalises_each_chunk_and_keeps_the_first_chunks_statistics():
+    bn = nn.BatchNorm2d(3).double()
+    runner = nn.DataParallel(bn, threads=2)
+    x = np.random.default_rng(0).standard_normal((2 * MIN_IMAGES_PER_THREAD, 3, 4, 4)) * 3 + 1
+    first, second = x[:MIN_IMAGES_PER_THREAD], x[MIN_IMAGES_PER_THREAD:]
+    reference = nn.BatchNorm2d(3).double()
+    expected = np.concatenate([reference(first), nn.BatchNorm2d(3).double()(second)])
+    np.testing.assert_allclose(runner(x), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(bn.running_mean, reference.running_mean, rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var, reference.running_var, rtol=1e-12)
+
+
+def test_dropout_masks_differ_by_chunk_and_repeat_with_the_seed():
+    runner = nn.DataParallel(nn.Dropout(0.5), threads=2)
+    x = np.ones((2 * MIN_IMAGES_PER_THREAD, 50))
+    barecnn_random.seed(7)
+    out = runner(x)
+    barecnn_random.seed(7)
+    again = runner(x)
+    np.testing.assert_array_equal(out, again)
+    half = MIN_IMAGES_PER_THREAD
+    assert not np.array_equal(out[:half], out[half:])
+    assert 0.3 < np.mean(out == 0) < 0.7
+
+
+def test_no_grad_reaches_the_worker_threads():
+    runner = nn.DataParallel(lenet5_float64(), threads=2)
+    x, _ = batch()
+    with nn.no_grad():
+        out = runner(x)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        runner.backward(np.ones_like(out))
+
+
+def test_errors_are_clear():
+    model = lenet5_float64()
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        nn.DataParallel(model, threads=0)
+    with pytest.raises(TypeError, match="barecnn Module"):
+        nn.DataParallel(lambda x: x)
+    with pytest.raises(ValueError, match="already contains a DataParallel"):
+        nn.DataParallel(nn.Sequential(nn.DataParallel(nn.ReLU())))
+    runner = nn.DataParallel(model, threads=2)
+    with pytest.raises(RuntimeError, match="before forward"):
+        runner.backward(np.ones((BATCH, 10)))
+    x, _ = batch()
+    out = runner(x)
+    with pytest.raises(ValueError, match=f"{BATCH} rows"):
+        runner.backward(np.ones((BATCH - 1, 10)))
+    # an error inside a worker thread reaches the caller
+    bad = np.zeros((BATCH, 2, 28, 28))
+    with pytest.raises(ValueError, match="channels"):
+        runner(bad)
+    assert out.shape == (BATCH, 10)
+
+
+class RecordBlasThreads(nn.Module):
+    """Identity that records how many threads BLAS may use while it runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(_blas.blas_threads())
+        return x
+
+
+@pytest.mark.skipif(_blas.blas_threads() is None, reason="NumPy's BLAS is not an OpenBLAS we can read")
+def test_blas_uses_one_thread_inside_and_its_setting_after():
+    before = _blas.blas_threads()
+    recorder = RecordBlasThreads()
+    runner = nn.DataParallel(recorder, threads=2)
+    runner(np.ones((2 * MIN_IMAGES_PER_THREAD, 3)))
+    assert recorder.seen == [1]                          # the first chunk ran in this thread
+    replica = runner._replicas[0]
+    assert replica.seen == [1]
+    assert _blas.blas_threads() == before
+    with _blas.limit_blas_threads(1):
+        assert _blas.blas_threads() == 1
+    assert _blas.blas_threads() == before
+
+
+def test_trainer_threads_option_is_validated():
+    with pytest.raises(ValueError, match="--threads must be a positive integer"):
+        TrainConfig(model="lenet5", threads=0).resolved().validate()
+    TrainConfig(model="lenet5", threads=2).resolved().validate()
