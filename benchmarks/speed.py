@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
-    parser.add_argument("--threads", type=int, default=None, help="BLAS and PyTorch threads (default: all cores)")
+    parser.add_argument("--threads", type=int, default=None, help="BLAS, PyTorch and DataParallel threads (default: all cores)")
     parser.add_argument("--naive", action=argparse.BooleanOptionalAction, default=True,
                         help="include the naive-vs-fast table")
     parser.add_argument("--conv", action=argparse.BooleanOptionalAction, default=True,

@@ -180,3 +180,10 @@ def test_trainer_threads_option_is_validated():
     with pytest.raises(ValueError, match="--threads must be a positive integer"):
         TrainConfig(model="lenet5", threads=0).resolved().validate()
     TrainConfig(model="lenet5", threads=2).resolved().validate()
+
+
+def test_a_dropout_with_its_own_generator_gets_an_independent_stream_per_replica():
+    runner = nn.DataParallel(nn.Dropout(0.5, rng=np.random.default_rng(3)), threads=2)
+    out = runner(np.ones((2 * MIN_IMAGES_PER_THREAD, 50)))
+    half = MIN_IMAGES_PER_THREAD
+    assert not np.array_equal(out[:half], out[half:])

@@ -14,7 +14,8 @@ parameters and buffers at the wrapped module's arrays again, so optimizer steps 
 * batch norm normalises each chunk with that chunk's statistics, and the running statistics are
   updated from the first chunk only (the wrapped module runs it);
 * dropout draws each chunk's mask from its own generator, seeded from
-  :func:`barecnn.random.default_rng` at every forward (so runs stay repeatable).
+  :func:`barecnn.random.default_rng` at every forward (so runs stay repeatable); a module with its
+  own ``rng`` gets, in each replica, a generator seeded once from that one.
 """
 from __future__ import annotations
 
@@ -96,8 +97,12 @@ class DataParallel(Module):
         """``count`` modules to run chunks on: the wrapped module first, then synced copies."""
         while len(self._replicas) < count - 1:
             replica = copy.deepcopy(self.module)
+            links = list(zip(self.module.modules(), replica.modules()))
+            for original, copied in links:   # a module's own generator (Dropout(rng=...)): a new stream
+                if isinstance(getattr(original, "rng", None), np.random.Generator):
+                    copied.rng = np.random.default_rng(original.rng.integers(2**63))
             self._replicas.append(replica)
-            self._links.append(list(zip(self.module.modules(), replica.modules())))
+            self._links.append(links)
         for links in self._links[:count - 1]:
             _sync(links)
         return [self.module] + self._replicas[:count - 1]
