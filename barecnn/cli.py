@@ -107,7 +107,7 @@ def cmd_train(args) -> int:
                              weight_decay=args.weight_decay, schedule=args.schedule, lr_decay=args.lr_decay,
                              label_smoothing=args.label_smoothing, augment=args.augment,
                              clip_grad_norm=args.clip_grad_norm, seed=args.seed, val_size=args.val_size or 0,
-                             threads=args.threads)
+                             workers=args.workers)
         if overfit:
             config = _overfit_config(config, overfit)
         config.resolved().validate()          # bad options fail before any data is read
@@ -126,7 +126,7 @@ def cmd_train(args) -> int:
     c = trainer.config
     log(f"model {c.model}: {sum(p.data.size for p in trainer.model.parameters()):,} parameters; "
         f"{len(train):,} training / {len(val):,} validation images; {c.epochs} epochs, batch {c.batch_size}, "
-        f"{c.optimizer} lr {c.lr}, schedule {c.schedule}, augment {c.augment}; {trainer.runner.threads} threads")
+        f"{c.optimizer} lr {c.lr}, schedule {c.schedule}, augment {c.augment}; {trainer.runner.workers} workers")
     start = time.perf_counter()
     while trainer.epoch < c.epochs:
         trainer.run_epoch()
@@ -134,6 +134,7 @@ def cmd_train(args) -> int:
             log(f"overfit check: 100% training accuracy on {len(train)} samples after {trainer.epoch} epochs")
             break
     seconds = time.perf_counter() - start
+    trainer.runner.close()
     plot_curves(trainer.history, out_dir / "curves.png")
     best = io.load(out_dir / "model.npz")
     if trainer.history.val_acc:
@@ -182,7 +183,7 @@ def _new_run_dir(out: str | None, model: str) -> Path:
 
 RUN_OPTIONS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule", "lr_decay",
                "label_smoothing", "clip_grad_norm", "augment", "train_size", "test_size", "overfit", "out",
-               "threads")
+               "workers")
 
 
 def _check_resume_options(args) -> None:
@@ -347,8 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                        help="random shifts and small rotations")
     train.add_argument("--seed", type=_non_negative_int, default=0)
-    train.add_argument("--threads", type=_positive_int,
-                       help="split each batch across N threads (default: every usable core)")
+    train.add_argument("--workers", type=_positive_int,
+                       help="split each batch across N processes, one per core (default: every usable core)")
     train.add_argument("--train-size", type=_positive_int)
     train.add_argument("--test-size", type=_positive_int)
     train.add_argument("--val-size", type=_non_negative_int, default=None,

@@ -28,8 +28,8 @@ def default_rng() -> np.random.Generator:
 def thread_generator(seed: int):
     """Inside the block, :func:`default_rng` in *this thread* is a generator seeded with ``seed``.
 
-    :class:`barecnn.nn.DataParallel` gives each replica's thread its own stream this way, with
-    seeds drawn from the default generator, so dropout masks do not depend on thread timing.
+    :class:`barecnn.nn.DataParallel` gives each chunk of a batch its own stream this way, with
+    seeds drawn from the default generator, so dropout masks repeat from run to run.
     """
     previous = getattr(_thread, "generator", None)
     _thread.generator = np.random.default_rng(seed)

@@ -53,7 +53,7 @@ class TrainConfig:
     val_size: int = 5000
     dtype: str = "float32"
     dataset: str = "mnist"                # informs the recommended settings only
-    threads: int | None = None            # DataParallel threads; None: every usable core
+    workers: int | None = None            # DataParallel workers (processes); None: every usable core
 
     def resolved(self) -> "TrainConfig":
         """A copy with every ``None`` replaced by the recommendation for this model and dataset."""
@@ -86,8 +86,8 @@ class TrainConfig:
                              f"got {self.schedule!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
-        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
-            raise ValueError(f"--threads must be a positive integer, got {self.threads!r}")
+        if self.workers is not None and (not isinstance(self.workers, int) or self.workers < 1):
+            raise ValueError(f"--workers must be a positive integer, got {self.workers!r}")
         if self.val_size < 0:
             raise ValueError(f"--val-size must be >= 0, got {self.val_size}")
 
@@ -197,8 +197,8 @@ class Trainer:
         self.config, self.model, self.train_split, self.val_split = config, model, train, val
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.log, self.progress = log, progress
-        # The batch is split across threads, one model replica each (see barecnn.nn.DataParallel).
-        self.runner = nn.DataParallel(model, threads=config.threads)
+        # Each batch is split across the cores, one model replica each (see barecnn.nn.DataParallel).
+        self.runner = nn.DataParallel(model, workers=config.workers)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         self.optimizer = make_optimizer(config, model.parameters())
         self.iterations_per_epoch = num_batches(len(train), config.batch_size)
@@ -326,9 +326,13 @@ class Trainer:
         io.save_arrays(path, io.model_header(self.model, kind="checkpoint", training=training), arrays)
 
     def fit(self) -> History:
-        """Train until ``config.epochs`` epochs are complete (continuing a resumed run)."""
-        while self.epoch < self.config.epochs:
-            self.run_epoch()
+        """Train until ``config.epochs`` epochs are complete (continuing a resumed run); the
+        worker processes stop at the end."""
+        try:
+            while self.epoch < self.config.epochs:
+                self.run_epoch()
+        finally:
+            self.runner.close()
         return self.history
 
 

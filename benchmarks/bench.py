@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import multiprocessing
 import os
 import platform
 import statistics
@@ -308,14 +309,14 @@ def batch_data(batch_size: int, seed: int = SEED):
     return x, y
 
 
-def barecnn_steps(model: models.Classifier, x: np.ndarray, y: np.ndarray, threads: int | None = None):
+def barecnn_steps(model: models.Classifier, x: np.ndarray, y: np.ndarray, workers: int | None = None):
     """``(train_step, infer_step)`` closures for barecnn: SGD(lr=0.01, momentum=0.9) on cross-entropy;
     inference runs under ``barecnn.no_grad()`` as PyTorch's runs under ``inference_mode``.
 
-    Both run through ``nn.DataParallel(model, threads)``, as ``barecnn train`` does: the batch is
-    split across ``threads`` threads (default: every usable core); ``threads=1`` is one thread
-    whose matrix multiplies use every BLAS thread."""
-    runner = nn.DataParallel(model, threads=threads)
+    Both run through ``nn.DataParallel(model, workers)``, as ``barecnn train`` does: the batch is
+    split across ``workers`` processes (default: one per usable core); ``workers=1`` is the
+    unsplit batch in this process, its matrix multiplies on every BLAS thread."""
+    runner = nn.DataParallel(model, workers=workers)
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
@@ -358,12 +359,12 @@ def torch_steps(twin, x: np.ndarray, y: np.ndarray, torch):
 
 
 def throughput(model_names: list[str], batch_size: int, seconds: float, rounds: int, torch,
-               log: Callable[[str], None] = lambda line: None, threads: int = 1) -> list[dict]:
+               log: Callable[[str], None] = lambda line: None, workers: int = 1) -> list[dict]:
     """Training and inference images/s per model and phase, barecnn and PyTorch interleaved.
 
-    barecnn runs as ``barecnn train`` does, its batch split across ``threads`` threads
-    (:class:`barecnn.nn.DataParallel`); with ``threads > 1`` it is also timed in one thread (BLAS
-    still using ``threads``), interleaved with the others, so the table shows what the split gains."""
+    barecnn runs as ``barecnn train`` does, its batch split across ``workers`` processes
+    (:class:`barecnn.nn.DataParallel`); with ``workers > 1`` it is also timed unsplit (one process,
+    BLAS on every thread), interleaved with the others, so the table shows what the split gains."""
     results = []
     x, y = batch_data(batch_size)
     for name in model_names:
@@ -373,13 +374,13 @@ def throughput(model_names: list[str], batch_size: int, seconds: float, rounds: 
         if twin is not None:
             with torch.inference_mode():
                 agreement = float(np.max(np.abs(model.eval()(x) - twin.eval()(torch.from_numpy(x)).numpy())))
-        ours = barecnn_steps(model, x, y, threads)
-        one_thread = barecnn_steps(model, x, y, 1) if threads > 1 else None
+        ours = barecnn_steps(model, x, y, workers)
+        unsplit = barecnn_steps(model, x, y, 1) if workers > 1 else None
         theirs = torch_steps(twin, x, y, torch) if twin is not None else None
         for index, phase in enumerate(("training", "inference")):
             contenders = {"barecnn": ours[index]}
-            if one_thread is not None:
-                contenders["barecnn_one_thread"] = one_thread[index]
+            if unsplit is not None:
+                contenders["barecnn_unsplit"] = unsplit[index]
             if theirs is not None:
                 contenders["torch"] = theirs[index]
             rates = interleaved(contenders, seconds, rounds)
@@ -387,9 +388,9 @@ def throughput(model_names: list[str], batch_size: int, seconds: float, rounds: 
                    "barecnn": statistics.median(rates["barecnn"]) * batch_size,
                    "barecnn_spread": spread(rates["barecnn"]), "barecnn_rounds": rates["barecnn"],
                    "torch": None, "torch_spread": None, "ratio": None, "max_logit_diff": agreement,
-                   "threads": threads, "barecnn_one_thread": None}
-            if "barecnn_one_thread" in rates:
-                row["barecnn_one_thread"] = statistics.median(rates["barecnn_one_thread"]) * batch_size
+                   "workers": workers, "barecnn_unsplit": None}
+            if "barecnn_unsplit" in rates:
+                row["barecnn_unsplit"] = statistics.median(rates["barecnn_unsplit"]) * batch_size
             if "torch" in rates:
                 row.update(torch=statistics.median(rates["torch"]) * batch_size, torch_spread=spread(rates["torch"]),
                            torch_rounds=rates["torch"])
@@ -536,9 +537,23 @@ def memory_child(impl: str, model_name: str, batch_size: int, steps: int, thread
         method = "ru_maxrss"
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         baseline_kib = baseline_kib or 0
+    workers_kib = sum(_private_kib(child.pid) for child in multiprocessing.active_children())
+    if workers_kib:
+        method += " + workers' private memory"
     return {"impl": impl, "model": model_name, "batch_size": batch_size, "steps": steps, "method": method,
-            "baseline_mb": baseline_kib / 1024, "peak_mb": peak_kib / 1024,
-            "training_mb": (peak_kib - baseline_kib) / 1024}
+            "baseline_mb": baseline_kib / 1024, "peak_mb": (peak_kib + workers_kib) / 1024,
+            "training_mb": (peak_kib + workers_kib - baseline_kib) / 1024}
+
+
+def _private_kib(pid: int) -> int:
+    """Memory a (forked DataParallel worker) process has of its own, not shared with its parent:
+    its private pages from /proc/PID/smaps_rollup (0 where unreadable). barecnn keeps freed memory
+    for reuse, so after a few steps this is the worker's peak."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            return sum(int(line.split()[1]) for line in rollup if line.startswith(("Private_Clean:", "Private_Dirty:")))
+    except OSError:
+        return 0
 
 
 def peak_memory(model_name: str = "kerascnn", batch_size: int = 64, steps: int = 5, threads: int | None = None,
@@ -579,11 +594,11 @@ def _num(value, fmt: str = ",.0f", missing: str = "n/a") -> str:
 
 
 def throughput_table(rows: list[dict]) -> str:
-    body = [[r["model"], r["phase"], _num(r["barecnn"]), _num(r.get("barecnn_one_thread")), _num(r["torch"]),
+    body = [[r["model"], r["phase"], _num(r["barecnn"]), _num(r.get("barecnn_unsplit")), _num(r["torch"]),
              _num(r["ratio"], ".3f"), _num(r["barecnn_spread"], ".0%") + " / " + _num(r["torch_spread"], ".0%")]
             for r in rows]
-    threads = rows[0].get("threads", 1) if rows else 1
-    return table(["model", "phase", f"barecnn img/s ({threads} threads)", "barecnn 1 thread", "PyTorch img/s",
+    workers = rows[0].get("workers", 1) if rows else 1
+    return table(["model", "phase", f"barecnn img/s ({workers} workers)", "barecnn unsplit", "PyTorch img/s",
                   "ours/torch", "round spread"], body, left=2)
 
 
@@ -641,10 +656,10 @@ def main(args) -> int:
 
         say(f"\nThroughput at batch {batch_size}, float32, random {IMAGE_SHAPE} images; training = forward + "
             f"cross-entropy + backward + SGD(momentum 0.9).\nbarecnn splits each batch across {threads.wanted} "
-            f"threads (nn.DataParallel, as `barecnn train` does); '1 thread' is the same code unsplit.\n"
+            f"processes (nn.DataParallel, as `barecnn train` does); 'unsplit' is the same code in one process.\n"
             f"barecnn and PyTorch alternate: {rounds} round(s) of "
             f"~{seconds:g} s each; medians shown, ratio > 1 means barecnn is faster.")
-        rows = results["throughput"] = throughput(names, batch_size, seconds, rounds, torch, threads=threads.wanted)
+        rows = results["throughput"] = throughput(names, batch_size, seconds, rounds, torch, workers=threads.wanted)
         say(throughput_table(rows))
         if torch is None:
             say("note: PyTorch is not installed, so only barecnn was timed (pip install torch for the comparison)")

@@ -4,8 +4,8 @@
     python benchmarks/profile_training.py --model lenet5 --batch-size 64 --top 15 --sort cumulative
 
 A training step is the benchmark's: forward, cross-entropy, backward, ``SGD(lr=0.01,
-momentum=0.9)`` on random float32 data (after ``--warmup`` untimed steps), in one thread unless
-``--threads`` says otherwise (the profiler sees only the calling thread).
+momentum=0.9)`` on random float32 data (after ``--warmup`` untimed steps), unsplit in this process
+unless ``--workers`` says otherwise (the profiler sees only this process's share).
 
 How to read cProfile here: NumPy *ufuncs* and the ``@`` operator are not function calls to the
 profiler, so the time of ``np.maximum``, ``+=``, ``*`` and of every BLAS matmul is counted in the
@@ -82,14 +82,14 @@ def main(argv=None) -> int:
     parser.add_argument("--sort", default="tottime", help="pstats sort key (tottime, cumulative, ...)")
     parser.add_argument("--layers", action=argparse.BooleanOptionalAction, default=True,
                         help="also time each layer's forward and backward")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="DataParallel threads; cProfile and the layer table see only the calling thread's "
+    parser.add_argument("--workers", type=int, default=1,
+                        help="DataParallel workers; cProfile and the layer table see only this process's "
                              "share, so profile with 1 (the default)")
     args = parser.parse_args(argv)
 
     model = models.create(args.model, rng=np.random.default_rng(bench.SEED))
     x, y = bench.batch_data(args.batch_size)
-    step = bench.barecnn_steps(model, x, y, args.threads)[0]
+    step = bench.barecnn_steps(model, x, y, args.workers)[0]
     for _ in range(args.warmup):
         step()
     start = time.perf_counter()

@@ -69,14 +69,14 @@ def test_main_prints_throughput_table(capsys, tmp_path):
     for text in ("machine", "numpy", "torch    2", "barecnn img/s", "PyTorch img/s", "ours/torch",
                  "max |logit difference|"):
         assert text in out
-    # barecnn (split across threads), barecnn in one thread (n/a when only one thread is used), torch, ratio
+    # barecnn (split across workers), barecnn unsplit (n/a with one worker), torch, ratio
     assert re.search(r"^lenet5 +training +[\d,]+ +([\d,]+|n/a) +[\d,]+ +\d+\.\d+", out, re.M)
     assert re.search(r"^lenet5 +inference ", out, re.M)
     results = json.loads(out_json.read_text())
     assert [row["phase"] for row in results["throughput"]] == ["training", "inference"]
     assert all(row["barecnn"] > 0 and row["torch"] > 0 for row in results["throughput"])
     for row in results["throughput"]:
-        assert (row["barecnn_one_thread"] is not None) == (row["threads"] > 1)
+        assert (row["barecnn_unsplit"] is not None) == (row["workers"] > 1)
 
 
 def test_main_without_torch(monkeypatch, capsys):
@@ -138,7 +138,7 @@ def test_bench_module_does_not_import_torch():
 
 
 def test_throughput_times_the_split_and_the_unsplit_path():
-    rows = bench.throughput(["lenet5"], 32, 0.02, 1, torch=None, threads=2)
+    rows = bench.throughput(["lenet5"], 32, 0.02, 1, torch=None, workers=2)
     assert [row["phase"] for row in rows] == ["training", "inference"]
-    assert all(row["threads"] == 2 and row["barecnn"] > 0 and row["barecnn_one_thread"] > 0 for row in rows)
-    assert "barecnn img/s (2 threads)" in bench.throughput_table(rows)
+    assert all(row["workers"] == 2 and row["barecnn"] > 0 and row["barecnn_unsplit"] > 0 for row in rows)
+    assert "barecnn img/s (2 workers)" in bench.throughput_table(rows)

@@ -19,11 +19,11 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def trained_run(barecnn_cli, mnist_subset_dir, tmp_path_factory):
     """One short real training run (seed004, 2,000 MNIST digits, 2 epochs, batches split across 2
-    threads): about 90% accurate."""
+    worker processes): about 90% accurate."""
     out = tmp_path_factory.mktemp("cli") / "run"
     result = barecnn_cli("train", "--model", "seed004", "--optimizer", "adam", "--lr", "2e-3", "--batch-size", "32",
                          "--schedule", "none", "--epochs", "2", "--dataset", mnist_subset_dir, "--train-size", "2000",
-                         "--val-size", "200", "--test-size", "300", "--no-progress", "--threads", "2", "--out", out)
+                         "--val-size", "200", "--test-size", "300", "--no-progress", "--workers", "2", "--out", out)
     assert result.returncode == 0, result.stderr
     return out, result
 
@@ -42,7 +42,7 @@ def test_train_writes_the_run_and_reports_test_accuracy(trained_run):
     assert_png(out / "curves.png")
     assert "Traceback" not in result.stderr
     assert "first batch loss" in result.stdout and "epoch 2/2" in result.stdout
-    assert "; 2 threads" in result.stdout                     # batches of 32 split in two (DataParallel)
+    assert "; 2 workers" in result.stdout                     # batches of 32 split in two (DataParallel)
     match = re.search(r"test accuracy (\d\.\d+) \((\d+)/300\)", result.stdout)
     assert match, result.stdout
     assert float(match.group(1)) > 0.8

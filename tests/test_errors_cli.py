@@ -97,7 +97,7 @@ def test_zero_learning_rate(barecnn_cli, synthetic_data_dir, tmp_path):
     assert_one_line_error(result, "--lr must be positive")
 
 
-@pytest.mark.parametrize("option", ["--batch-size", "--epochs", "--threads"])
+@pytest.mark.parametrize("option", ["--batch-size", "--epochs", "--workers"])
 def test_zero_batch_size_or_epochs(barecnn_cli, synthetic_data_dir, tmp_path, option):
     result = barecnn_cli(*TRAIN, "--dataset", synthetic_data_dir, option, "0", "--out", tmp_path / "run")
     assert_usage_error(result, option, "positive integer")

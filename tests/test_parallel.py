@@ -1,6 +1,6 @@
-"""nn.DataParallel: a batch split across threads gives the unsplit pass's results (what differs by
-design — batch norm per chunk, dropout per chunk — is checked as documented), errors stay clear,
-and BLAS's thread count is limited inside and restored after."""
+"""nn.DataParallel: a batch split across worker processes gives the unsplit pass's results (what
+differs by design — batch norm per chunk, dropout per chunk — is checked as documented), errors stay
+clear, workers stop, and BLAS's thread count is limited inside and restored after."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,10 +8,12 @@ import pytest
 
 from barecnn import _blas, models, nn
 from barecnn import random as barecnn_random
-from barecnn.nn.parallel import MIN_IMAGES_PER_THREAD, chunk_slices
+from barecnn.nn.parallel import CAN_FORK, MIN_IMAGES_PER_WORKER, chunk_slices
 from barecnn.train import TrainConfig
 
-BATCH = 3 * MIN_IMAGES_PER_THREAD + 2      # three uneven chunks with threads=3
+BATCH = 3 * MIN_IMAGES_PER_WORKER + 2      # three uneven chunks with workers=3
+
+pytestmark = pytest.mark.skipif(not CAN_FORK, reason="worker processes need fork (Linux)")
 
 
 def lenet5_float64():
@@ -33,15 +35,15 @@ def loss_and_grads(net, params, x, y, need_input_grad=True):
     return loss, dx, [p.grad.copy() for p in params]
 
 
-@pytest.mark.parametrize("threads", [2, 3])
-def test_split_batch_gives_the_full_batch_results(threads):
+@pytest.mark.parametrize("workers", [2, 3])
+def test_split_batch_gives_the_full_batch_results(workers):
     model = lenet5_float64()
     params = list(model.parameters())
     x, y = batch()
     loss, dx, grads = loss_and_grads(model, params, x, y)
-    runner = nn.DataParallel(model, threads=threads)
+    runner = nn.DataParallel(model, workers=workers)
     loss_split, dx_split, grads_split = loss_and_grads(runner, params, x, y)
-    assert len(runner._replicas) == threads - 1          # really split
+    assert runner._pool is not None and len(runner._pool.processes) == workers - 1   # really split
     np.testing.assert_allclose(loss_split, loss, rtol=1e-12)
     np.testing.assert_allclose(dx_split, dx, rtol=1e-9, atol=1e-15)
     for g, g_split in zip(grads, grads_split):
@@ -50,7 +52,7 @@ def test_split_batch_gives_the_full_batch_results(threads):
 
 def test_without_input_gradient_and_after_an_optimizer_step():
     model = lenet5_float64()
-    runner = nn.DataParallel(model, threads=2)
+    runner = nn.DataParallel(model, workers=2)
     params = list(model.parameters())
     x, y = batch()
     for p in params:                                     # an in-place update and a rebinding update
@@ -65,7 +67,7 @@ def test_without_input_gradient_and_after_an_optimizer_step():
 
 def test_load_state_dict_reaches_the_replicas():
     model = lenet5_float64()
-    runner = nn.DataParallel(model, threads=2)
+    runner = nn.DataParallel(model, workers=2)
     x, _ = batch()
     runner(x)                                            # replicas exist now
     other = models.create("lenet5", rng=np.random.default_rng(5)).double()
@@ -75,29 +77,29 @@ def test_load_state_dict_reaches_the_replicas():
 
 
 def test_chunk_slices():
-    assert chunk_slices(MIN_IMAGES_PER_THREAD * 2 - 1, 4) == [slice(0, MIN_IMAGES_PER_THREAD * 2 - 1)]
+    assert chunk_slices(MIN_IMAGES_PER_WORKER * 2 - 1, 4) == [slice(0, MIN_IMAGES_PER_WORKER * 2 - 1)]
     assert chunk_slices(1, 8) == [slice(0, 1)]
     for n, threads in [(64, 2), (65, 3), (500, 4), (100, 16)]:
         slices = chunk_slices(n, threads)
         sizes = [s.stop - s.start for s in slices]
         assert 1 <= len(slices) <= threads and slices[0].start == 0 and slices[-1].stop == n
         assert all(a.stop == b.start for a, b in zip(slices, slices[1:]))
-        assert max(sizes) - min(sizes) <= 1 and min(sizes) >= MIN_IMAGES_PER_THREAD
+        assert max(sizes) - min(sizes) <= 1 and min(sizes) >= MIN_IMAGES_PER_WORKER
 
 
 def test_small_batches_run_unsplit():
     model = lenet5_float64()
-    runner = nn.DataParallel(model, threads=4)
-    x, y = batch(n=MIN_IMAGES_PER_THREAD)
+    runner = nn.DataParallel(model, workers=4)
+    x, y = batch(n=MIN_IMAGES_PER_WORKER)
     loss_and_grads(runner, list(model.parameters()), x, y)
-    assert runner._replicas == []
+    assert runner._pool is None
 
 
 def test_batch_norm_normalises_each_chunk_and_keeps_the_first_chunks_statistics():
     bn = nn.BatchNorm2d(3).double()
-    runner = nn.DataParallel(bn, threads=2)
-    x = np.random.default_rng(0).standard_normal((2 * MIN_IMAGES_PER_THREAD, 3, 4, 4)) * 3 + 1
-    first, second = x[:MIN_IMAGES_PER_THREAD], x[MIN_IMAGES_PER_THREAD:]
+    runner = nn.DataParallel(bn, workers=2)
+    x = np.random.default_rng(0).standard_normal((2 * MIN_IMAGES_PER_WORKER, 3, 4, 4)) * 3 + 1
+    first, second = x[:MIN_IMAGES_PER_WORKER], x[MIN_IMAGES_PER_WORKER:]
     reference = nn.BatchNorm2d(3).double()
     expected = np.concatenate([reference(first), nn.BatchNorm2d(3).double()(second)])
     np.testing.assert_allclose(runner(x), expected, rtol=1e-10, atol=1e-12)
@@ -106,20 +108,20 @@ def test_batch_norm_normalises_each_chunk_and_keeps_the_first_chunks_statistics(
 
 
 def test_dropout_masks_differ_by_chunk_and_repeat_with_the_seed():
-    runner = nn.DataParallel(nn.Dropout(0.5), threads=2)
-    x = np.ones((2 * MIN_IMAGES_PER_THREAD, 50))
+    runner = nn.DataParallel(nn.Dropout(0.5), workers=2)
+    x = np.ones((2 * MIN_IMAGES_PER_WORKER, 50))
     barecnn_random.seed(7)
     out = runner(x)
     barecnn_random.seed(7)
     again = runner(x)
     np.testing.assert_array_equal(out, again)
-    half = MIN_IMAGES_PER_THREAD
+    half = MIN_IMAGES_PER_WORKER
     assert not np.array_equal(out[:half], out[half:])
     assert 0.3 < np.mean(out == 0) < 0.7
 
 
-def test_no_grad_reaches_the_worker_threads():
-    runner = nn.DataParallel(lenet5_float64(), threads=2)
+def test_no_grad_reaches_the_worker_processes():
+    runner = nn.DataParallel(lenet5_float64(), workers=2)
     x, _ = batch()
     with nn.no_grad():
         out = runner(x)
@@ -129,20 +131,20 @@ def test_no_grad_reaches_the_worker_threads():
 
 def test_errors_are_clear():
     model = lenet5_float64()
-    with pytest.raises(ValueError, match="threads must be a positive integer"):
-        nn.DataParallel(model, threads=0)
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        nn.DataParallel(model, workers=0)
     with pytest.raises(TypeError, match="barecnn Module"):
         nn.DataParallel(lambda x: x)
     with pytest.raises(ValueError, match="already contains a DataParallel"):
         nn.DataParallel(nn.Sequential(nn.DataParallel(nn.ReLU())))
-    runner = nn.DataParallel(model, threads=2)
+    runner = nn.DataParallel(model, workers=2)
     with pytest.raises(RuntimeError, match="before forward"):
         runner.backward(np.ones((BATCH, 10)))
     x, _ = batch()
     out = runner(x)
     with pytest.raises(ValueError, match=f"{BATCH} rows"):
         runner.backward(np.ones((BATCH - 1, 10)))
-    # an error inside a worker thread reaches the caller
+    # an error inside a worker process reaches the caller
     bad = np.zeros((BATCH, 2, 28, 28))
     with pytest.raises(ValueError, match="channels"):
         runner(bad)
@@ -150,40 +152,61 @@ def test_errors_are_clear():
 
 
 class RecordBlasThreads(nn.Module):
-    """Identity that records how many threads BLAS may use while it runs."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen = []
+    """Replaces each row of its input by how many threads BLAS may use while it runs."""
 
     def forward(self, x):
-        self.seen.append(_blas.blas_threads())
-        return x
+        return np.full((len(x), 1), _blas.blas_threads(), dtype=x.dtype)
 
 
 @pytest.mark.skipif(_blas.blas_threads() is None, reason="NumPy's BLAS is not an OpenBLAS we can read")
-def test_blas_uses_one_thread_inside_and_its_setting_after():
+def test_blas_uses_one_thread_in_every_chunk_and_its_setting_after():
     before = _blas.blas_threads()
-    recorder = RecordBlasThreads()
-    runner = nn.DataParallel(recorder, threads=2)
-    runner(np.ones((2 * MIN_IMAGES_PER_THREAD, 3)))
-    assert recorder.seen == [1]                          # the first chunk ran in this thread
-    replica = runner._replicas[0]
-    assert replica.seen == [1]
+    runner = nn.DataParallel(RecordBlasThreads(), workers=2)
+    seen = runner(np.ones((2 * MIN_IMAGES_PER_WORKER, 3)))
+    assert set(seen.ravel()) == {1}                      # this process's chunk and the worker's
     assert _blas.blas_threads() == before
     with _blas.limit_blas_threads(1):
         assert _blas.blas_threads() == 1
     assert _blas.blas_threads() == before
 
 
-def test_trainer_threads_option_is_validated():
-    with pytest.raises(ValueError, match="--threads must be a positive integer"):
-        TrainConfig(model="lenet5", threads=0).resolved().validate()
-    TrainConfig(model="lenet5", threads=2).resolved().validate()
+def test_workers_stop_on_close_and_restart_when_the_model_changes():
+    model = lenet5_float64()
+    runner = nn.DataParallel(model, workers=2)
+    x, _ = batch()
+    runner(x)
+    (process,) = runner._pool.processes
+    model.float()                                        # new dtypes: replicas must be rebuilt
+    out = runner(x.astype(np.float32))
+    assert out.dtype == np.float32 and not process.is_alive()
+    (process,) = runner._pool.processes
+    runner.close()
+    assert not process.is_alive() and runner._pool is None
+    np.testing.assert_allclose(runner(x.astype(np.float32)), model(x.astype(np.float32)), rtol=1e-5, atol=1e-6)
+    runner.close()
 
 
-def test_a_dropout_with_its_own_generator_gets_an_independent_stream_per_replica():
-    runner = nn.DataParallel(nn.Dropout(0.5, rng=np.random.default_rng(3)), threads=2)
-    out = runner(np.ones((2 * MIN_IMAGES_PER_THREAD, 50)))
-    half = MIN_IMAGES_PER_THREAD
+def test_a_copy_gets_its_own_workers():
+    import copy
+    runner = nn.DataParallel(lenet5_float64(), workers=2)
+    x, _ = batch()
+    runner(x)
+    twin = copy.deepcopy(runner)
+    assert twin._pool is None and twin.workers == 2
+    np.testing.assert_allclose(twin(x), runner(x), rtol=1e-12)
+    runner.close()
+    twin.close()
+
+
+def test_trainer_workers_option_is_validated():
+    with pytest.raises(ValueError, match="--workers must be a positive integer"):
+        TrainConfig(model="lenet5", workers=0).resolved().validate()
+    TrainConfig(model="lenet5", workers=2).resolved().validate()
+
+
+def test_a_dropout_with_its_own_generator_gets_an_independent_stream_per_worker():
+    runner = nn.DataParallel(nn.Dropout(0.5, rng=np.random.default_rng(3)), workers=2)
+    out = runner(np.ones((2 * MIN_IMAGES_PER_WORKER, 50)))
+    half = MIN_IMAGES_PER_WORKER
     assert not np.array_equal(out[:half], out[half:])
+    runner.close()
