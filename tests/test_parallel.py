@@ -210,3 +210,32 @@ def test_a_dropout_with_its_own_generator_gets_an_independent_stream_per_worker(
     half = MIN_IMAGES_PER_WORKER
     assert not np.array_equal(out[:half], out[half:])
     runner.close()
+
+
+def test_workers_exit_when_their_parent_dies_without_cleaning_up():
+    """os._exit skips every exit handler, as a crash or SIGKILL would: the worker must still end."""
+    import subprocess
+    import sys
+    import time
+
+    script = ("import os, numpy as np\n"
+              "from barecnn import models, nn\n"
+              "runner = nn.DataParallel(models.create('lenet5'), workers=2)\n"
+              "runner(np.zeros((64, 1, 28, 28), np.float32))\n"
+              "print(runner._pool.processes[0].pid, flush=True)\n"
+              "os._exit(0)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout.split()[0])
+
+    def running() -> bool:
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                return not any(line.startswith("State:") and ("Z" in line or "X" in line) for line in status)
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(), f"worker {pid} outlived its parent"

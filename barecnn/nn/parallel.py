@@ -198,7 +198,8 @@ class _WorkerPool:
         context = multiprocessing.get_context("fork")
         for number, grads in enumerate(self.grads, start=1):
             ours, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(theirs, module, number, self.params, grads),
+            inherited = self.connections + [ours]   # the parent's ends, which the child must close
+            process = context.Process(target=_serve, args=(theirs, inherited, module, number, self.params, grads),
                                       daemon=True, name="barecnn-data-parallel")
             process.start()
             theirs.close()
@@ -258,8 +259,13 @@ class _WorkerPool:
         self.connections, self.processes = [], []
 
 
-def _serve(connection, replica: Module, number: int, shared_params, shared_grads) -> None:
-    """Worker ``number``'s loop: forward and backward on request, replies through ``connection``."""
+def _serve(connection, inherited, replica: Module, number: int, shared_params, shared_grads) -> None:
+    """Worker ``number``'s loop: forward and backward on request, replies through ``connection``.
+
+    The parent's ends of the pipes (``inherited`` through fork) are closed first, so that when the
+    parent dies, however it dies, ``recv`` here sees the end of the pipe and the worker exits."""
+    for end in inherited:
+        end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle
     for module in replica.modules():   # a module's own generator (Dropout(rng=...)): a stream of its own
         if isinstance(getattr(module, "rng", None), np.random.Generator):
