@@ -242,7 +242,9 @@ class _WorkerPool:
         per worker, which parameters got a gradient)."""
         for grads, present in zip(self.grads, presence):
             for param, shared, has_grad in zip(module.parameters(), grads, present):
-                if has_grad:
+                if has_grad and param.grad is not None:
+                    param.grad += shared   # no copy: the shared buffer is overwritten next step
+                elif has_grad:
                     param.accumulate_grad(shared.copy())
 
     def close(self) -> None:
