@@ -265,6 +265,22 @@ def test_dropout_model_is_deterministic_too(splits):
     assert_same_weights(runs[0], runs[1])
 
 
+def test_split_batches_are_deterministic_and_fit_stops_the_workers(splits):
+    """Batches of 32 split across 2 worker processes (DataParallel): dropout and all, the same seed
+    gives the same weights, and no worker outlives fit()."""
+    import multiprocessing
+
+    small = (Split(splits[0].images[:64], splits[0].labels[:64]), Split(splits[1].images[:8], splits[1].labels[:8]))
+    runs = []
+    for _ in range(2):
+        trainer = make_trainer(small, model="kerascnn", epochs=1, batch_size=32, seed=5, workers=2)
+        trainer.fit()
+        assert trainer.runner._pool is None
+        assert not [p for p in multiprocessing.active_children() if p.name == "barecnn-data-parallel"]
+        runs.append(weights(trainer.model))
+    assert_same_weights(runs[0], runs[1])
+
+
 # ------------------------------------------------------------------------------- via the CLI
 def test_overfit_50_reaches_100_percent(barecnn_cli, mnist_subset_dir, tmp_path):
     """cs231n's sanity check on real digits (seed004 rather than lenet5: 3x cheaper on busy cores)."""
