@@ -239,3 +239,27 @@ def test_workers_exit_when_their_parent_dies_without_cleaning_up():
     while running() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not running(), f"worker {pid} outlived its parent"
+
+
+def test_when_the_os_refuses_a_worker_training_goes_on_unsplit(monkeypatch):
+    import multiprocessing.context
+
+    def refuse(self):
+        raise OSError("fork: Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", refuse)
+    model = lenet5_float64()
+    params = list(model.parameters())
+    x, y = batch()
+    _, dx, grads = loss_and_grads(model, params, x, y)
+    runner = nn.DataParallel(model, workers=2)
+    with pytest.warns(RuntimeWarning, match="could not start worker processes"):
+        _, dx_runner, grads_runner = loss_and_grads(runner, params, x, y)
+    assert runner._pool is None and runner._cannot_start
+    np.testing.assert_allclose(dx_runner, dx, rtol=1e-12)
+    for g, g_runner in zip(grads, grads_runner):
+        np.testing.assert_allclose(g_runner, g, rtol=1e-12)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                   # no second warning: it stays unsplit quietly
+        loss_and_grads(runner, params, x, y)

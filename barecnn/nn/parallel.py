@@ -24,7 +24,8 @@ forward. What differs from one full-batch pass, as in PyTorch:
   of workers); a module with its own ``rng`` gets, in each worker, a generator seeded from it.
 
 Worker processes need ``fork`` (Linux). Elsewhere, or with ``workers=1``, or for batches too small
-to split (:data:`MIN_IMAGES_PER_WORKER`), the whole batch runs in the calling process.
+to split (:data:`MIN_IMAGES_PER_WORKER`), or after the operating system refused to start a worker
+(a ``RuntimeWarning`` says so once), the whole batch runs in the calling process.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import warnings
 import weakref
 from contextlib import nullcontext
 
@@ -95,6 +97,7 @@ class DataParallel(Module):
         self.workers = workers
         self.training = module.training
         self._pool: _WorkerPool | None = None
+        self._cannot_start = False                # the OS refused a worker: run unsplit from then on
         self._chunks: list[slice] | None = None   # the last forward's split, for backward
 
     # ----------------------------------------------------------------- calling
@@ -103,11 +106,12 @@ class DataParallel(Module):
         if not isinstance(x, np.ndarray) or x.ndim < 1:
             raise TypeError(f"{self!r}: input must be a NumPy array with a batch axis, got "
                             f"{type(x).__name__}{getattr(x, 'shape', '')}")
-        chunks = chunk_slices(len(x), self.workers if CAN_FORK else 1)
-        self._chunks = chunks
-        if len(chunks) == 1:
+        chunks = chunk_slices(len(x), self.workers if CAN_FORK and not self._cannot_start else 1)
+        pool = self._pool_for(len(chunks) - 1) if len(chunks) > 1 else None
+        if pool is None:
+            self._chunks = [slice(0, len(x))]
             return self.module(x)
-        pool = self._pool_for(len(chunks) - 1)
+        self._chunks = chunks
         seeds = [int(seed) for seed in barecnn_random.default_rng().integers(2**63, size=len(chunks))]
         grad_enabled = is_grad_enabled()
         with limit_blas_threads(1):
@@ -147,14 +151,21 @@ class DataParallel(Module):
             self._pool.close()
             self._pool = None
 
-    def _pool_for(self, count: int) -> "_WorkerPool":
+    def _pool_for(self, count: int) -> "_WorkerPool | None":
         """Running workers that hold replicas of the module as it is now (restarted when its
-        parameters' shapes or dtypes changed, or more workers are needed)."""
+        parameters' shapes or dtypes changed, or more workers are needed); ``None`` when the
+        operating system will not start them."""
         layout = _layout(self.module)
         if self._pool is not None and (self._pool.layout != layout or self._pool.size < count or not self._pool.alive):
             self.close()
         if self._pool is None:
-            self._pool = _WorkerPool(self.module, count, layout)
+            try:
+                self._pool = _WorkerPool(self.module, count, layout)
+            except OSError as error:   # no fork, no memory, a process limit: train unsplit instead
+                warnings.warn(f"DataParallel: could not start worker processes ({error}); running unsplit",
+                              RuntimeWarning, stacklevel=3)
+                self._cannot_start = True
+                return None
             weakref.finalize(self, self._pool.close)
         return self._pool
 
@@ -196,15 +207,19 @@ class _WorkerPool:
         self.grads = [_shared_arrays(layout) for _ in range(size)]   # one set per worker
         self.connections, self.processes = [], []
         context = multiprocessing.get_context("fork")
-        for number, grads in enumerate(self.grads, start=1):
-            ours, theirs = context.Pipe()
-            inherited = self.connections + [ours]   # the parent's ends, which the child must close
-            process = context.Process(target=_serve, args=(theirs, inherited, module, number, self.params, grads),
-                                      daemon=True, name="barecnn-data-parallel")
-            process.start()
-            theirs.close()
-            self.connections.append(ours)
-            self.processes.append(process)
+        try:
+            for number, grads in enumerate(self.grads, start=1):
+                ours, theirs = context.Pipe()
+                inherited = self.connections + [ours]   # the parent's ends, which the child must close
+                process = context.Process(target=_serve, args=(theirs, inherited, module, number, self.params,
+                                                               grads), daemon=True, name="barecnn-data-parallel")
+                self.connections.append(ours)
+                process.start()
+                theirs.close()
+                self.processes.append(process)
+        except BaseException:
+            self.close()   # the workers that did start
+            raise
 
     @property
     def alive(self) -> bool:
