@@ -1,10 +1,11 @@
-"""How many threads NumPy's BLAS may use, read and set at run time (OpenBLAS on Linux).
+"""NumPy's BLAS at run time: how many threads it uses (read and set) and which kernels it picked.
 
-:class:`barecnn.nn.DataParallel` runs one model replica per thread, and each replica's matrix
-multiplies must then stay on its own core: two replicas each asking OpenBLAS for two threads
-would put four busy threads on two cores. NumPy has no API for this, so, as threadpoolctl does,
-we find the OpenBLAS library mapped into the process and call its ``openblas_set_num_threads``
-through ctypes. Where that library is not found (another BLAS, another OS) nothing is changed.
+:class:`barecnn.nn.DataParallel` runs each chunk of a batch in its own process, one per core, and
+each process's matrix multiplies must then stay on that core: two processes each asking OpenBLAS
+for two threads would put four busy threads on two cores. NumPy has no API for this, so, as
+threadpoolctl does, we find the OpenBLAS library mapped into the process (Linux: /proc/self/maps)
+and call its ``openblas_get/set_num_threads`` and ``openblas_get_corename`` through ctypes. Where
+no OpenBLAS is found (another BLAS, another OS) nothing is read or changed.
 """
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import contextlib
 import ctypes
 import threading
 
-_PREFIXES = ("scipy_openblas", "openblas")
+_PREFIXES = ("scipy_openblas", "openblas")   # NumPy's wheels rename the symbols with the first
 _SUFFIXES = ("64_", "")
 _lock = threading.Lock()
-_functions: tuple | None = None
+_openblas: dict | None = None
 _searched = False
 
 
@@ -27,9 +28,10 @@ def _mapped_openblas_paths() -> list[str]:
         return []
 
 
-def _openblas_functions():
-    """``(get_num_threads, set_num_threads)`` of the loaded OpenBLAS, or ``None``."""
-    global _functions, _searched
+def _functions() -> dict | None:
+    """``{"get_num_threads", "set_num_threads", "get_corename"}`` of the loaded OpenBLAS (the last
+    may be ``None``), or ``None``; looked up once."""
+    global _openblas, _searched
     if not _searched:
         _searched = True
         for path in _mapped_openblas_paths():
@@ -41,31 +43,43 @@ def _openblas_functions():
                 for suffix in _SUFFIXES:
                     get = getattr(library, f"{prefix}_get_num_threads{suffix}", None)
                     set_ = getattr(library, f"{prefix}_set_num_threads{suffix}", None)
-                    if get is not None and set_ is not None:
-                        get.restype, set_.argtypes = ctypes.c_int, (ctypes.c_int,)
-                        _functions = (get, set_)
-                        return _functions
-    return _functions
+                    if get is None or set_ is None:
+                        continue
+                    get.restype, set_.argtypes = ctypes.c_int, (ctypes.c_int,)
+                    corename = getattr(library, f"{prefix}_get_corename{suffix}", None)
+                    if corename is not None:
+                        corename.restype = ctypes.c_char_p
+                    _openblas = {"get_num_threads": get, "set_num_threads": set_, "get_corename": corename}
+                    return _openblas
+    return _openblas
 
 
 def blas_threads() -> int | None:
     """The number of threads OpenBLAS uses now, or ``None`` where it cannot be read."""
-    functions = _openblas_functions()
-    return None if functions is None else int(functions[0]())
+    functions = _functions()
+    return None if functions is None else int(functions["get_num_threads"]())
+
+
+def blas_kernels() -> str | None:
+    """The CPU kernels OpenBLAS picked at start-up (e.g. ``Haswell``), or ``None`` if unknown."""
+    functions = _functions()
+    if functions is None or functions["get_corename"] is None:
+        return None
+    return functions["get_corename"]().decode(errors="replace")
 
 
 @contextlib.contextmanager
 def limit_blas_threads(limit: int):
     """Inside the block BLAS uses at most ``limit`` threads; the previous count is restored after.
 
-    Process-wide (OpenBLAS has one setting), so enter it from one thread at a time: the caller
-    that starts the worker threads, not the workers.
+    Process-wide (OpenBLAS has one setting); the lock keeps two threads of one process from
+    interleaving their set and restore.
     """
-    functions = _openblas_functions()
+    functions = _functions()
     if functions is None:
         yield
         return
-    get, set_ = functions
+    get, set_ = functions["get_num_threads"], functions["set_num_threads"]
     with _lock:
         before = int(get())
         if before > limit:

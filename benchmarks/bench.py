@@ -23,7 +23,6 @@ Example
 """
 from __future__ import annotations
 
-import ctypes
 import json
 import multiprocessing
 import os
@@ -37,9 +36,11 @@ from typing import Callable
 
 import numpy as np
 
+from barecnn import _blas
 from barecnn import functional as F
 from barecnn import models, nn, optim
 from barecnn.functional import naive
+from barecnn.nn.parallel import usable_cores
 
 SEED = 0
 NUM_CLASSES = 10
@@ -112,13 +113,6 @@ def cpu_description() -> str:
     return f"{name} ({platform.machine()}{', ' + vector if vector else ''})"
 
 
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def blas_build() -> str:
     """NumPy's BLAS as ``numpy.show_config`` describes it (NumPy 2), e.g. ``scipy-openblas 0.3.31``."""
     try:
@@ -131,8 +125,8 @@ def blas_build() -> str:
 def blas_runtime() -> dict:
     """The BLAS NumPy loaded: ``{"api", "version", "kernels", "threads"}`` as far as known.
 
-    From threadpoolctl when it is installed; otherwise read (never set) through ctypes from the
-    OpenBLAS library mapped into this process, which is what threadpoolctl does too (Linux only).
+    From threadpoolctl when it is installed; otherwise read (never set) through
+    :mod:`barecnn._blas`, which finds the OpenBLAS mapped into this process as threadpoolctl does.
     """
     try:
         from threadpoolctl import threadpool_info
@@ -142,28 +136,14 @@ def blas_runtime() -> dict:
                         "kernels": pool.get("architecture"), "threads": pool.get("num_threads")}
     except ImportError:
         pass
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line})
-    except OSError:
+    threads = _blas.blas_threads()
+    if threads is None:
         return {}
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix in ("scipy_openblas", "openblas"):
-            for suffix in ("64_", ""):
-                threads = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                corename = getattr(lib, f"{prefix}_get_corename{suffix}", None)
-                if threads is None:
-                    continue
-                info = {"api": "openblas", "threads": int(threads())}
-                if corename is not None:
-                    corename.restype = ctypes.c_char_p
-                    info["kernels"] = corename().decode(errors="replace")
-                return info
-    return {}
+    info = {"api": "openblas", "threads": threads}
+    kernels = _blas.blas_kernels()
+    if kernels is not None:
+        info["kernels"] = kernels
+    return info
 
 
 class Threads:

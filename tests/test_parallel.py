@@ -168,6 +168,7 @@ def test_blas_uses_one_thread_in_every_chunk_and_its_setting_after():
     with _blas.limit_blas_threads(1):
         assert _blas.blas_threads() == 1
     assert _blas.blas_threads() == before
+    assert isinstance(_blas.blas_kernels(), str) and _blas.blas_kernels()   # e.g. "Haswell"
 
 
 def test_workers_stop_on_close_and_restart_when_the_model_changes():
