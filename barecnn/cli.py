@@ -127,14 +127,15 @@ def cmd_train(args) -> int:
     log(f"model {c.model}: {sum(p.data.size for p in trainer.model.parameters()):,} parameters; "
         f"{len(train):,} training / {len(val):,} validation images; {c.epochs} epochs, batch {c.batch_size}, "
         f"{c.optimizer} lr {c.lr}, schedule {c.schedule}, augment {c.augment}; {trainer.runner.workers} workers")
-    start = time.perf_counter()
-    while trainer.epoch < c.epochs:
-        trainer.run_epoch()
+    def overfit_reached(trainer) -> bool:
         if overfit and evaluate(trainer.model, train)["accuracy"] == 1.0:
             log(f"overfit check: 100% training accuracy on {len(train)} samples after {trainer.epoch} epochs")
-            break
+            return True
+        return False
+
+    start = time.perf_counter()
+    trainer.fit(stop=overfit_reached)
     seconds = time.perf_counter() - start
-    trainer.runner.close()
     plot_curves(trainer.history, out_dir / "curves.png")
     best = io.load(out_dir / "model.npz")
     if trainer.history.val_acc:

@@ -325,12 +325,14 @@ class Trainer:
         arrays = {**io.model_arrays(self.model), **opt_arrays}
         io.save_arrays(path, io.model_header(self.model, kind="checkpoint", training=training), arrays)
 
-    def fit(self) -> History:
-        """Train until ``config.epochs`` epochs are complete (continuing a resumed run); the
-        worker processes stop at the end."""
+    def fit(self, stop: Callable[["Trainer"], bool] | None = None) -> History:
+        """Train until ``config.epochs`` epochs are complete (continuing a resumed run), or until
+        ``stop(trainer)``, asked after each epoch, is true; the worker processes stop at the end."""
         try:
             while self.epoch < self.config.epochs:
                 self.run_epoch()
+                if stop is not None and stop(self):
+                    break
         finally:
             self.runner.close()
         return self.history

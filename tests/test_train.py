@@ -314,3 +314,10 @@ def test_cli_divergence_stderr_is_exactly_one_line(barecnn_cli, synthetic_data_d
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
+
+
+def test_fit_stops_early_when_asked(splits):
+    trainer = make_trainer(splits, epochs=5)
+    asked = []
+    trainer.fit(stop=lambda t: asked.append(t.epoch) or t.epoch == 2)
+    assert asked == [1, 2] and trainer.epoch == 2 and len(trainer.history.val_acc) == 2
