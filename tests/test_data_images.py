@@ -130,6 +130,36 @@ def test_noisy_grey_paper_photo():
     assert correlation(result, load_digit_image(drawn_zero())) > 0.95
 
 
+@pytest.mark.parametrize("slope", [(60, 0), (0, -60), (45, 45)])
+def test_photo_lit_from_one_side(slope):
+    """Light falling off across the page: the paper is a ramp, not one level. A single paper
+    level put the whole ink under the noise threshold (the border's spread looked like noise)."""
+    rng = np.random.default_rng(1)
+    gray = np.asarray(drawn_zero(ink=60, paper=190), dtype=np.float64)
+    rows, cols = np.mgrid[0:gray.shape[0], 0:gray.shape[1]]
+    ramp = slope[0] * (rows / gray.shape[0] - 0.5) + slope[1] * (cols / gray.shape[1] - 0.5)
+    paper = gray == 190
+    gray[paper] += ramp[paper]
+    gray += rng.normal(0, 5, gray.shape)
+    result = load_digit_image(np.clip(gray, 0, 255).astype(np.uint8))
+    assert_mnist_like(result)
+    assert correlation(result, load_digit_image(drawn_zero())) > 0.95
+
+
+def test_ink_on_the_border_does_not_tilt_the_paper():
+    """The paper plane is refitted without the border pixels far from the first fit (ink the
+    frame cuts through), so strokes along one edge do not drag the plane towards them."""
+    from barecnn.data.images import _border_mask, _paper_plane
+
+    rows, cols = np.mgrid[0:100, 0:80]
+    paper = 120.0 + 30.0 * rows / 100 - 20.0 * cols / 80
+    gray = paper.copy()
+    gray[:, :2] = 250.0            # ink along the whole left edge (bright: already inverted)
+    gray[:40, -2:] = 250.0         # and down part of the right edge
+    fitted = _paper_plane(gray, _border_mask(gray.shape))
+    np.testing.assert_allclose(fitted, paper, atol=1e-6)
+
+
 def test_wide_shape_keeps_aspect_ratio():
     image = Image.new("L", (200, 100), 255)
     ImageDraw.Draw(image).rectangle([40, 45, 160, 54], fill=0)
