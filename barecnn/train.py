@@ -23,7 +23,7 @@ import numpy as np
 
 from . import io, models, nn, optim
 from . import random as barecnn_random
-from .data import Dataset, Preprocess, iterate_minibatches, num_batches, random_shift_rotate
+from .data import Dataset, Preprocess, augment_digits, iterate_minibatches, num_batches
 
 EPOCH_SCHEDULES = ("none", "step", "cosine", "inverse-time")
 ITERATION_SCHEDULES = ("onecycle",)
@@ -242,7 +242,7 @@ class Trainer:
     def train_step(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
         """One optimisation step on raw images; returns (loss, number of correct predictions)."""
         if self.config.augment:
-            images = random_shift_rotate(images, self.data_rng)
+            images = augment_digits(images, self.data_rng)
         x = self.model.preprocess(images, dtype=self.model.dtype)
         self.optimizer.zero_grad()
         with np.errstate(over="ignore", invalid="ignore"):   # a diverging run is reported below, not warned

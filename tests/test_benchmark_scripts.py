@@ -1,4 +1,5 @@
 """The benchmark scripts start (their imports and argument parsing work); timings are not tested."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("script", ["speed.py", "profile_training.py", "accuracy.py", "conv_orders.py",
-                                    "winograd_probe.py", "tutorial_checks.py"])
+                                    "winograd_probe.py", "tutorial_checks.py", "handwriting.py"])
 def test_script_help(script):
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--help"], capture_output=True,
                           text=True, timeout=120)
@@ -22,3 +23,22 @@ def test_profile_runs_one_step():
                            "--steps", "1", "--batch-size", "4"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "per training step" in done.stdout
+
+
+def test_handwriting_scores_a_model_file(tmp_path):
+    """The redrawn sets are built through predict's preparation and a model file is scored on them
+    (an untrained model: the figures are not checked, only that every set gets one)."""
+    import barecnn
+    from barecnn import io
+
+    if not (Path(os.environ.get("BARECNN_DATA", "")) / "mnist").is_dir():
+        pytest.skip("shared MNIST not available")
+    model_path = tmp_path / "model.npz"
+    io.save(barecnn.models.create("lenet5"), model_path)
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "handwriting.py"), str(model_path),
+                           "--limit", "20", "--sets", "val", "thin-pen", "thick-pen", "photo", "thin-photo"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    header, row = done.stdout.strip().splitlines()[-3], done.stdout.strip().splitlines()[-1]
+    assert header == "| model | val | thin-pen | thick-pen | photo | thin-photo |"
+    assert row.startswith(f"| {model_path} |") and row.count("%") == 5

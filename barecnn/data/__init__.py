@@ -18,10 +18,20 @@ from .images import load_digit_image
 from .loader import iterate_minibatches, num_batches, subset, train_val_split
 from .preprocess import Preprocess
 from .registry import KNOWN_DATASETS
-from .transforms import random_shift_rotate, shift_rotate
+from .transforms import (
+    affine_warp,
+    augment_digits,
+    random_affine,
+    random_shift_rotate,
+    random_stroke_width,
+    shift_rotate,
+    stroke_width,
+)
 
 __all__ = [
     "ChecksumError",
+    "affine_warp",
+    "augment_digits",
     "Dataset",
     "DownloadError",
     "KNOWN_DATASETS",
@@ -40,11 +50,14 @@ __all__ = [
     "load_embedded_mnist",
     "num_batches",
     "parse_idx_bytes",
+    "random_affine",
     "random_shift_rotate",
+    "random_stroke_width",
     "read_csv_images",
     "read_csv_labels",
     "read_idx",
     "shift_rotate",
+    "stroke_width",
     "subset",
     "train_val_split",
     "write_idx",

@@ -1,0 +1,171 @@
+"""How the default model fares on handwriting that does not look like MNIST's.
+
+MNIST's digits were written with thick pens and scanned; a user's digit is a photo of a pen or
+pencil stroke, prepared by ``barecnn predict`` (``load_digit_image``). This benchmark scores a model
+file on digits that differ from MNIST the way users' digits do, every one of them prepared the way
+``predict`` prepares images:
+
+* ``val``: the 5,000 validation digits ``barecnn train --seed S`` held out (as they are);
+* ``thin-pen`` / ``thick-pen``: the same digits redrawn at 4x size with a thinner / thicker stroke
+  (the core of the stroke, or the stroke dilated), then prepared from that large image;
+* ``photo``: the same digits as dark ink on unevenly lit grey paper with grain and blur, at 4x size;
+* ``thin-photo``: both at once, a ballpoint pen's thin stroke photographed on such paper;
+* ``uci``: 1,797 digits by 43 other writers (UCI's optical digits, NIST forms, 32x32 bitmaps
+  counted into 8x8 blocks), read from scikit-learn's copy of the data file without importing
+  scikit-learn (``pip install scikit-learn``; the set is skipped without it).
+
+The first four come from the training data's validation split, so they may guide choices; the test
+set is never read here.
+
+    python benchmarks/handwriting.py runs/barenet/model.npz [MODEL ...] [--seed 0] [--sets val thin-pen ...]
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import barecnn  # noqa: E402
+from barecnn.data import load_dataset, load_digit_image  # noqa: E402
+from barecnn.train import split_dataset  # noqa: E402
+
+UPSCALE = 4
+SETS = ("val", "thin-pen", "thick-pen", "photo", "thin-photo", "uci")
+
+
+def upscaled_ink(images: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) uint8 -> (N, 112, 112) float ink in 0..1, bicubic, as if scanned at 4x."""
+    size = images.shape[-1] * UPSCALE
+    return np.stack([np.clip(np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BICUBIC),
+                                         dtype=np.float32) / 255.0, 0, 1) for image in images])
+
+
+def disk_offsets(radius: int):
+    return [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
+            if dy * dy + dx * dx <= radius * radius]
+
+
+def dilate(ink: np.ndarray, radius: int) -> np.ndarray:
+    """Grey dilation of (N, H, W) by a disk: each pixel takes the largest value within ``radius``."""
+    padded = np.pad(ink, ((0, 0), (radius, radius), (radius, radius)))
+    height, width = ink.shape[1:]
+    out = np.zeros_like(ink)
+    for dy, dx in disk_offsets(radius):
+        np.maximum(out, padded[:, radius + dy:radius + dy + height, radius + dx:radius + dx + width], out=out)
+    return out
+
+
+def thin_pen(ink: np.ndarray) -> np.ndarray:
+    """Only the stroke's core: pixels above 90% of full ink, softened by one pixel of blur."""
+    core = (ink > 0.9).astype(np.float32)
+    return box_blur(core, 1)
+
+
+def thick_pen(ink: np.ndarray) -> np.ndarray:
+    """The stroke widened by about 6 px at 4x (1.5 px at 28x28)."""
+    return dilate(ink, 3)
+
+
+def photo(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Dark ink on light grey paper: a lighting gradient, grain and slight blur (uint8, 0 = black)."""
+    n, height, width = ink.shape
+    ramp_y, ramp_x = np.mgrid[0:height, 0:width] / max(height, width)
+    slope = rng.uniform(-40, 40, size=(n, 2, 1, 1))
+    paper = rng.uniform(170, 230, size=(n, 1, 1)) + slope[:, 0] * ramp_y + slope[:, 1] * ramp_x
+    ink_level = rng.uniform(20, 90, size=(n, 1, 1))
+    page = paper - (paper - ink_level) * box_blur(ink, 1) + rng.normal(0, 6, size=ink.shape)
+    return np.clip(np.rint(page), 0, 255).astype(np.uint8)
+
+
+def box_blur(images: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over a (2r+1)^2 window, separably, edges padded with zeros."""
+    k = 2 * radius + 1
+    for axis in (1, 2):
+        padded = np.pad(images, [(0, 0)] + [(radius, radius) if a == axis else (0, 0) for a in (1, 2)])
+        cumulative = np.cumsum(padded, axis=axis, dtype=np.float64)
+        cumulative = np.concatenate([np.zeros_like(cumulative.take([0], axis=axis)), cumulative], axis=axis)
+        length = images.shape[axis]
+        images = ((cumulative.take(np.arange(k, k + length), axis=axis)
+                   - cumulative.take(np.arange(0, length), axis=axis)) / k).astype(np.float32)
+    return images
+
+
+def prepare(pages) -> np.ndarray:
+    """Run every image through ``predict``'s preparation: (N, 28, 28) uint8."""
+    return np.stack([load_digit_image(page) for page in pages])
+
+
+def uci_digits():
+    """UCI's optical digits from scikit-learn's data file: (1797, 8, 8) counts 0..16 and labels,
+    or None when scikit-learn is not installed."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        path = Path(folder, "datasets", "data", "digits.csv.gz")
+        if path.is_file():
+            with gzip.open(path, "rt") as handle:
+                table = np.loadtxt(handle, delimiter=",", dtype=np.int64)
+            return table[:, :64].reshape(-1, 8, 8), table[:, 64]
+    return None
+
+
+def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
+    """name -> (prepared images (N, 28, 28) uint8, labels); the validation split of ``seed``
+    (its first ``limit`` digits, if given)."""
+    data = load_dataset("mnist")
+    _, val, _ = split_dataset(data, 5000, np.random.default_rng(seed))
+    val = type(val)(val.images[:limit], val.labels[:limit])
+    rng = np.random.default_rng(1234)
+    redraw = {"thin-pen": thin_pen, "thick-pen": thick_pen, "photo": lambda ink: photo(ink, rng),
+              "thin-photo": lambda ink: photo(thin_pen(ink), rng)}
+    sets = {}
+    for name in names:
+        if name == "val":
+            sets[name] = (val.images, val.labels)
+        elif name in redraw:
+            pages = [page for start in range(0, len(val), chunk)
+                     for page in redraw[name](upscaled_ink(val.images[start:start + chunk]))]
+            sets[name] = (prepare(pages), val.labels)
+        elif name == "uci":
+            digits = uci_digits()
+            if digits is None:
+                print("uci: skipped (pip install scikit-learn to score it)")
+                continue
+            sets[name] = (prepare([counts / 16.0 for counts in digits[0][:limit]]), digits[1][:limit])
+    return sets
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", help="model files (.npz) to score")
+    parser.add_argument("--seed", type=int, default=0, help="the --seed the models were trained with")
+    parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N digits of each set")
+    parser.add_argument("--save", help="write the prepared sets to this .npz (to look at them)")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    sets = build_sets(args.sets, args.seed, args.limit)
+    print(f"prepared {', '.join(f'{k} ({len(v[1]):,})' for k, v in sets.items())} in {time.perf_counter() - start:.0f} s")
+    if args.save:
+        np.savez_compressed(args.save, **{f"{k}_images": v[0] for k, v in sets.items()},
+                            **{f"{k}_labels": v[1] for k, v in sets.items()})
+    print("| model | " + " | ".join(sets) + " |")
+    print("|---|" + "---|" * len(sets))
+    for path in args.models:
+        model = barecnn.load(path)
+        scores = [np.mean(model.predict(images) == labels) for images, labels in sets.values()]
+        print(f"| {path} | " + " | ".join(f"{s:.2%}" for s in scores) + " |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
