@@ -347,8 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--label-smoothing", type=_finite_float)
     train.add_argument("--clip-grad-norm", type=_finite_float)
     train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                       help="distort each training digit: shift, rotation, scale, slant, elastic bends, "
-                            "stroke width (barecnn.data.augment_digits)")
+                       help="distort each training digit: shift, rotation, scale, slant, stroke width "
+                            "(barecnn.data.augment_digits)")
     train.add_argument("--seed", type=_non_negative_int, default=0)
     train.add_argument("--workers", type=_positive_int,
                        help="split each batch across N processes, one per core (default: every usable core)")

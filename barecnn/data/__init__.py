@@ -30,12 +30,12 @@ from .transforms import (
 
 __all__ = [
     "ChecksumError",
-    "affine_warp",
-    "augment_digits",
     "Dataset",
     "DownloadError",
     "KNOWN_DATASETS",
     "Preprocess",
+    "affine_warp",
+    "augment_digits",
     "cache_dir",
     "candidate_dirs",
     "download_dataset",
