@@ -224,24 +224,53 @@ def cmd_evaluate(args) -> int:
 
     log = _log(quiet=args.json)
     model = io.load(args.model)
-    dataset = _load_data(args, log)
-    result = evaluate(model, Split(dataset.test_images, dataset.test_labels))
-    confusion = confusion_matrix(dataset.test_labels, result["predictions"], dataset.num_classes)
+    split, paths, class_names, name, source = _evaluation_split(args, model, log)
+    result = evaluate(model, split)
+    num_classes = len(class_names)
+    confusion = confusion_matrix(split.labels, result["predictions"], num_classes)
     per_class = per_class_accuracy(confusion)
     figure = Path(args.confusion or Path(args.model).with_name(Path(args.model).stem + "_confusion.png"))
-    plot_confusion(dataset.test_labels, result["predictions"], figure, list(dataset.class_names))
+    plot_confusion(split.labels, result["predictions"], figure, list(class_names))
     summary = {"accuracy": result["accuracy"], "loss": result["loss"], "n": result["n"],
-               "per_class_accuracy": {name: float(a) for name, a in zip(dataset.class_names, per_class)},
-               "dataset": dataset.name, "model": model.name, "confusion_png": str(figure)}
+               "per_class_accuracy": {name: float(a) for name, a, count in zip(class_names, per_class,
+                                                                               confusion.sum(axis=1)) if count},
+               "dataset": name, "model": model.name, "confusion_png": str(figure)}
+    wrong = np.flatnonzero(result["predictions"] != split.labels)
+    if paths is not None:
+        summary["misclassified"] = [{"file": str(paths[i]), "label": int(split.labels[i]),
+                                     "predicted": int(result["predictions"][i])} for i in wrong]
     if args.json:
         print(json.dumps(summary))
         return 0
-    log(f"model {model.name} on {dataset.name} test set: accuracy {result['accuracy']:.4f}, "
+    log(f"model {model.name} on {source}: accuracy {result['accuracy']:.4f}, "
         f"loss {result['loss']:.4f}, n {result['n']}")
     for name, accuracy in summary["per_class_accuracy"].items():
         log(f"  class {name:>12}: {accuracy:.4f}")
+    for item in summary.get("misclassified", []):
+        log(f"  misread: {item['file']}: a {item['label']} read as {item['predicted']}")
     log(f"confusion matrix: {figure}")
     return 0
+
+
+def _evaluation_split(args, model, log):
+    """What ``evaluate`` scores: a dataset's test split, or the user's labelled images (``--images``).
+
+    Returns (Split, file paths or None, class names, the data's name, a phrase naming it)."""
+    from .data import DIGIT_CLASSES, read_image_folder
+    from .train import Split
+
+    if args.images is None:
+        args.dataset = args.dataset or "mnist"
+        dataset = _load_data(args, log)
+        return (Split(dataset.test_images, dataset.test_labels), None, dataset.class_names, dataset.name,
+                f"{dataset.name} test set")
+    if args.dataset is not None:
+        raise CommandError("evaluate: give --images DIR or --dataset NAME, not both")
+    num_classes = model.predict_proba(np.zeros((1, 28, 28), np.uint8)).shape[1]
+    images, labels, paths = read_image_folder(args.images, num_classes)
+    log(f"data: {len(labels):,} images from {args.images}, each prepared as `barecnn predict` prepares it")
+    class_names = DIGIT_CLASSES if num_classes == len(DIGIT_CLASSES) else tuple(str(k) for k in range(num_classes))
+    return Split(images, labels), paths, class_names, str(args.images), f"{len(labels):,} images from {args.images}"
 
 
 # ------------------------------------------------------------------------------ predict
@@ -363,7 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", parents=[debug], help="accuracy, loss, per-class accuracy, confusion matrix")
     evaluate.add_argument("model")
-    _add_data_options(evaluate)
+    _add_data_options(evaluate, default=None)
+    evaluate.add_argument("--images", metavar="DIR",
+                          help="score your own labelled images instead: DIR/0/*.png ... DIR/9/*.png, "
+                               "each prepared as predict prepares it")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--confusion", help="where to write the confusion-matrix PNG")
     evaluate.set_defaults(func=cmd_evaluate)

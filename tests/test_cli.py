@@ -116,6 +116,38 @@ def test_predict_own_pngs(barecnn_cli, trained_run, mnist_subset, tmp_path):
     assert predicted == list(model.predict(np.stack([load_digit_image(p) for p in paths])))
 
 
+def test_evaluate_own_labelled_images(barecnn_cli, trained_run, mnist_subset, tmp_path):
+    """`evaluate --images DIR` scores DIR/<label>/* prepared as predict prepares them, and names
+    the files it misread."""
+    out, _ = trained_run
+    digits, labels = mnist_subset["test_images"][:30], mnist_subset["test_labels"][:30]
+    paths = []
+    for i, (digit, label) in enumerate(zip(digits, labels)):
+        (tmp_path / "mine" / str(label)).mkdir(parents=True, exist_ok=True)
+        paths.append(write_paper_digit(tmp_path / "mine" / str(label) / f"scan{i:02d}.png", digit))
+    (tmp_path / "mine" / ".DS_Store").write_text("ignored")
+    result = barecnn_cli("evaluate", out / "model.npz", "--images", tmp_path / "mine", "--json",
+                         "--confusion", tmp_path / "confusion.png")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    model = io.load(out / "model.npz")
+    predicted = model.predict(np.stack([load_digit_image(path) for path in paths]))
+    assert summary["n"] == 30 and summary["accuracy"] == pytest.approx(np.mean(predicted == labels))
+    assert summary["accuracy"] > 0.7
+    misread = {Path(item["file"]).name: (item["label"], item["predicted"]) for item in summary["misclassified"]}
+    expected = {path.name: (int(label), int(guess)) for path, label, guess in zip(paths, labels, predicted)
+                if label != guess}
+    assert misread == expected
+    assert sorted(summary["per_class_accuracy"]) == sorted({str(label) for label in labels})
+    assert summary["dataset"] == str(tmp_path / "mine")
+    assert_png(tmp_path / "confusion.png")
+    human = barecnn_cli("evaluate", out / "model.npz", "--images", tmp_path / "mine",
+                        "--confusion", tmp_path / "confusion.png")
+    assert human.returncode == 0, human.stderr
+    assert f"on 30 images from {tmp_path / 'mine'}: accuracy" in human.stdout
+    assert human.stdout.count("  misread: ") == len(expected)
+
+
 def test_plot_writes_the_three_figures(barecnn_cli, trained_run, mnist_subset_dir, tmp_path):
     out, _ = trained_run
     result = barecnn_cli("plot", out / "model.npz", "--dataset", mnist_subset_dir, "--out", tmp_path,

@@ -277,3 +277,30 @@ def test_huge_image_is_refused_before_decoding(tmp_path, side):
 def test_custom_pixel_limit():
     with pytest.raises(ValueError, match="100x100 = 10,000 pixels exceeds the limit of 5,000"):
         load_digit_image(drawn_zero((100, 100)), max_pixels=5_000)
+
+
+# ------------------------------------------------------------------------- folders of labelled images
+def test_read_image_folder_orders_by_label_then_name_and_prepares_like_predict(tmp_path):
+    from barecnn.data import read_image_folder
+
+    for label, names in (("3", ["b.png", "a.jpg"]), ("0", ["z.bmp"])):
+        (tmp_path / label).mkdir()
+        for name in names:
+            drawn_zero(size=(120 + len(name), 160)).save(tmp_path / label / name)
+    (tmp_path / "3" / ".hidden.png").write_text("skipped: dot files are ignored")
+    images, labels, paths = read_image_folder(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in paths] == ["0/z.bmp", "3/a.jpg", "3/b.png"]
+    np.testing.assert_array_equal(labels, [0, 3, 3])
+    assert images.shape == (3, 28, 28) and images.dtype == np.uint8
+    for image, path in zip(images, paths):
+        np.testing.assert_array_equal(image, load_digit_image(path))
+
+
+def test_read_image_folder_labels_must_fit_the_model(tmp_path):
+    from barecnn.data import read_image_folder
+
+    (tmp_path / "7").mkdir()
+    drawn_zero().save(tmp_path / "7" / "seven.png")
+    assert read_image_folder(tmp_path, num_classes=10)[1].tolist() == [7]
+    with pytest.raises(ValueError, match="folder names must be labels 0 .. 4, got '7'"):
+        read_image_folder(tmp_path, num_classes=5)

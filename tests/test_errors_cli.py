@@ -215,3 +215,50 @@ def test_plot_with_an_index_past_the_test_set(barecnn_cli, model_file, synthetic
     result = barecnn_cli("plot", model_file, "--dataset", synthetic_data_dir, "--index", "100000",
                          "--out", tmp_path, "--no-progress")
     assert_one_line_error(result, "--index")
+
+
+# ------------------------------------------------------------------------------ evaluate --images
+@pytest.fixture
+def image_folder(tmp_path, digit_png):
+    (tmp_path / "digits" / "1").mkdir(parents=True)
+    Image.open(digit_png).save(tmp_path / "digits" / "1" / "one.png")
+    return tmp_path / "digits"
+
+
+def test_evaluate_images_and_dataset_together(barecnn_cli, model_file, image_folder):
+    result = barecnn_cli("evaluate", model_file, "--images", image_folder, "--dataset", "mnist")
+    assert_one_line_error(result, "--images", "--dataset", "not both")
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    ("folder", "folder names must be labels 0 .. 9, got 'ten'"),
+    ("label", "folder names must be labels 0 .. 9, got '10'"),
+    ("stray", "expected only sub-folders named by label"),
+    ("text", "is not an image Pillow can read"),
+    ("blank", "no ink found"),
+])
+def test_evaluate_images_bad_folder(barecnn_cli, model_file, image_folder, bad, fragment):
+    if bad == "folder":
+        (image_folder / "ten").mkdir()
+        culprit = image_folder / "ten"
+    elif bad == "label":
+        (image_folder / "10").mkdir()
+        culprit = image_folder / "10"
+    elif bad == "stray":
+        culprit = image_folder / "loose.png"
+        Image.new("L", (20, 20), 0).save(culprit)
+    elif bad == "text":
+        culprit = image_folder / "1" / "notes.txt"
+        culprit.write_text("not an image")
+    else:
+        culprit = image_folder / "1" / "white.png"
+        Image.new("L", (40, 40), 255).save(culprit)
+    result = barecnn_cli("evaluate", model_file, "--images", image_folder)
+    assert_one_line_error(result, str(culprit), fragment)
+
+
+def test_evaluate_images_empty_or_missing(barecnn_cli, model_file, tmp_path):
+    (tmp_path / "empty" / "3").mkdir(parents=True)
+    assert_one_line_error(barecnn_cli("evaluate", model_file, "--images", tmp_path / "empty"), "no images found")
+    assert_one_line_error(barecnn_cli("evaluate", model_file, "--images", tmp_path / "absent"),
+                          "image folder not found", str(tmp_path / "absent"))

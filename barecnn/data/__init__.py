@@ -1,5 +1,6 @@
 """Datasets and data handling: IDX/CSV files, lookup and download, batching,
-augmentation, preprocessing, and preparing a user's own digit image."""
+augmentation, preprocessing, and preparing a user's own digit images (one, or a
+folder of labelled ones)."""
 
 from .csv_format import load_csv_dir, read_csv_images, read_csv_labels
 from .datasets import (
@@ -14,10 +15,11 @@ from .datasets import (
 from .download import ChecksumError, DownloadError, download_dataset, download_file
 from .embedded import embedded_mnist_path
 from .idx import parse_idx_bytes, read_idx, write_idx
+from .image_folder import read_image_folder
 from .images import load_digit_image
 from .loader import iterate_minibatches, num_batches, subset, train_val_split
 from .preprocess import Preprocess
-from .registry import KNOWN_DATASETS
+from .registry import DIGIT_CLASSES, KNOWN_DATASETS
 from .transforms import (
     affine_warp,
     augment_digits,
@@ -30,6 +32,7 @@ from .transforms import (
 
 __all__ = [
     "ChecksumError",
+    "DIGIT_CLASSES",
     "Dataset",
     "DownloadError",
     "KNOWN_DATASETS",
@@ -56,6 +59,7 @@ __all__ = [
     "read_csv_images",
     "read_csv_labels",
     "read_idx",
+    "read_image_folder",
     "shift_rotate",
     "stroke_width",
     "subset",
