@@ -346,7 +346,8 @@ def cmd_models(args) -> int:
 # ------------------------------------------------------------------------------- parser
 def _add_data_options(parser, default="mnist"):
     parser.add_argument("--dataset", default=default,
-                        help="mnist, fashion-mnist, or a folder of IDX/CSV files" + (" (default mnist)" if default is None else ""))
+                        help="mnist, fashion-mnist, or a folder of IDX/CSV files"
+                             + (" (default mnist)" if default is None else ""))
     parser.add_argument("--data-dir", default=None, help="look here first for the named dataset")
     parser.add_argument("--no-download", action="store_true", help="never download; fail if not found")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -390,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="DIR", help="continue the run whose checkpoint is in DIR")
     train.set_defaults(func=cmd_train)
 
-    evaluate = commands.add_parser("evaluate", parents=[debug], help="accuracy, loss, per-class accuracy, confusion matrix")
+    evaluate = commands.add_parser("evaluate", parents=[debug],
+                                   help="accuracy, loss, per-class accuracy, confusion matrix")
     evaluate.add_argument("model")
     _add_data_options(evaluate, default=None)
     evaluate.add_argument("--images", metavar="DIR",

@@ -116,7 +116,8 @@ def _layer_cases(rng: np.random.Generator):
         return rng.permutation(np.arange(int(np.prod(shape)), dtype=np.float64)).reshape(shape) * 0.1
 
     return [
-        ("Conv2d 3x3 stride 2 pad 1", nn.Conv2d(2, 3, 3, stride=2, padding=1, rng=rng), rng.standard_normal((2, 2, 7, 7))),
+        ("Conv2d 3x3 stride 2 pad 1", nn.Conv2d(2, 3, 3, stride=2, padding=1, rng=rng),
+         rng.standard_normal((2, 2, 7, 7))),
         ("Conv2d 5x3 'same'", nn.Conv2d(2, 2, (5, 3), padding="same", rng=rng), rng.standard_normal((2, 2, 6, 5))),
         ("MaxPool2d 3x3 stride 2", nn.MaxPool2d(3, 2), distinct((2, 2, 7, 7))),
         ("AvgPool2d 2x2 pad 1", nn.AvgPool2d(2, 2, padding=1), rng.standard_normal((2, 2, 5, 5))),

@@ -178,7 +178,8 @@ def evaluate(model: models.Classifier, split: Split, batch_size: int = 500) -> d
     probs = model.predict_proba(split.images, batch_size)
     labels = np.asarray(split.labels)
     if len(labels) and (labels.min() < 0 or labels.max() >= probs.shape[1]):
-        raise ValueError(f"labels range from {labels.min()} to {labels.max()} but the model has {probs.shape[1]} classes")
+        raise ValueError(f"labels range from {labels.min()} to {labels.max()} "
+                         f"but the model has {probs.shape[1]} classes")
     picked = probs[np.arange(len(split)), split.labels]
     loss = float(-np.mean(np.log(np.maximum(picked, np.finfo(probs.dtype).tiny))))
     predictions = probs.argmax(axis=1)

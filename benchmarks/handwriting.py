@@ -154,7 +154,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     sets = build_sets(args.sets, args.seed, args.limit)
-    print(f"prepared {', '.join(f'{k} ({len(v[1]):,})' for k, v in sets.items())} in {time.perf_counter() - start:.0f} s")
+    sizes = ", ".join(f"{name} ({len(labels):,})" for name, (_, labels) in sets.items())
+    print(f"prepared {sizes} in {time.perf_counter() - start:.0f} s")
     if args.save:
         np.savez_compressed(args.save, **{f"{k}_images": v[0] for k, v in sets.items()},
                             **{f"{k}_labels": v[1] for k, v in sets.items()})

@@ -85,7 +85,8 @@ def check_init(data, seeds: int) -> None:
     for seed in range(seeds):
         config = replace(SEED000_KERAS, seed=seed)
         results["tutorial (randn/9)"].append(validation_accuracy(config, data))
-        glorot = lambda model, _, seed=seed: keras_initialisation(model, np.random.default_rng(1000 + seed))  # noqa: E731
+        def glorot(model, _train, seed=seed):
+            keras_initialisation(model, np.random.default_rng(1000 + seed))
         results["Keras (Glorot-uniform)"].append(validation_accuracy(config, data, adjust=glorot))
     report(f"seed000 with the Keras settings, validation accuracy on 5,000 held-out images ({seeds} seeds):", results)
 

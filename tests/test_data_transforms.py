@@ -181,6 +181,8 @@ def test_random_affine_elastic_bends_strokes_locally():
     out = random_affine(images, np.random.default_rng(0), max_shift=0, max_degrees=0, elastic=34.0)
     assert all(not np.allclose(a, b) for a, b in zip(out, images))
     grid = np.arange(28)
-    centre = lambda x: np.stack([x.sum(axis=2) @ grid, x.sum(axis=1) @ grid], -1) / x.sum(axis=(1, 2))[:, None]  # noqa: E731
+
+    def centre(x):
+        return np.stack([x.sum(axis=2) @ grid, x.sum(axis=1) @ grid], -1) / x.sum(axis=(1, 2))[:, None]
     moved = np.abs(centre(out) - centre(images))
     assert np.median(moved) < 2.0 and moved.max() < 4.0

@@ -11,8 +11,9 @@ from .loss import (check_labels, log_softmax, softmax, softmax_cross_entropy_bac
                    softmax_cross_entropy_forward)
 from .normalization import (batch_norm_backward, batch_norm_forward, group_norm_backward,
                             group_norm_forward)
-from .pool import (adaptive_avg_pool2d_backward, adaptive_avg_pool2d_forward, avg_pool2d_backward, avg_pool2d_forward, global_avg_pool2d_backward,
-                   global_avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward)
+from .pool import (adaptive_avg_pool2d_backward, adaptive_avg_pool2d_forward, avg_pool2d_backward,
+                   avg_pool2d_forward, global_avg_pool2d_backward, global_avg_pool2d_forward,
+                   max_pool2d_backward, max_pool2d_forward)
 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in {"activation", "conv", "dropout",
            "linear", "loss", "normalization", "pool"}]

@@ -16,4 +16,5 @@ from .pooling import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d
 
 __all__ = ["Module", "Parameter", "Sequential", "Conv2d", "Linear", "Flatten", "Identity", "MaxPool2d",
            "AvgPool2d", "GlobalAvgPool2d", "AdaptiveAvgPool2d", "ReLU", "LeakyReLU", "Tanh", "Sigmoid",
-           "BatchNorm1d", "BatchNorm2d", "GroupNorm", "Dropout", "CrossEntropyLoss", "DataParallel", "no_grad", "is_grad_enabled"]
+           "BatchNorm1d", "BatchNorm2d", "GroupNorm", "Dropout", "CrossEntropyLoss", "DataParallel", "no_grad",
+           "is_grad_enabled"]
