@@ -266,7 +266,7 @@ def _evaluation_split(args, model, log):
                 f"{dataset.name} test set")
     if args.dataset is not None:
         raise CommandError("evaluate: give --images DIR or --dataset NAME, not both")
-    num_classes = model.predict_proba(np.zeros((1, 28, 28), np.uint8)).shape[1]
+    num_classes = model.num_classes
     images, labels, paths = read_image_folder(args.images, num_classes)
     log(f"data: {len(labels):,} images from {args.images}, each prepared as `barecnn predict` prepares it")
     class_names = DIGIT_CLASSES if num_classes == len(DIGIT_CLASSES) else tuple(str(k) for k in range(num_classes))

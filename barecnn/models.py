@@ -58,6 +58,12 @@ class Classifier(nn.Sequential):
         return self.predict_proba(images, batch_size).argmax(axis=1)
 
     @property
+    def num_classes(self) -> int:
+        """Width of the output: the number of classes (read from one forward pass of a blank image)."""
+        blank = np.zeros((1, self.preprocess.height, self.preprocess.width), np.uint8)
+        return self.predict_proba(blank).shape[1]
+
+    @property
     def dtype(self):
         return next(self.parameters()).data.dtype
 

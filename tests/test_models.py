@@ -141,3 +141,15 @@ def test_from_config_rejects_unknown_layer_types():
         models.from_config(config)
     with pytest.raises(ValueError, match="missing"):
         models.from_config({"layers": []})
+
+
+@pytest.mark.parametrize("name", sorted(models.ZOO))
+def test_num_classes_is_the_output_width(name):
+    model = models.create(name, rng=np.random.default_rng(0))
+    assert model.num_classes == 10
+
+
+def test_num_classes_of_a_described_model():
+    three = models.from_config({"name": "tiny", "layers": [["Flatten", {}], ["Linear", {"in_features": 12 * 9,
+                                "out_features": 3}]], "preprocess": Preprocess.for_mode("scale", 12, 9).to_config()})
+    assert three.num_classes == 3
