@@ -18,6 +18,7 @@ The first four come from the training data's validation split, so they may guide
 set is never read here.
 
     python benchmarks/handwriting.py runs/barenet/model.npz [MODEL ...] [--seed 0] [--sets val thin-pen ...]
+    python benchmarks/handwriting.py MODEL --limit 12 --picture sets.png   # what each set looks like
 """
 from __future__ import annotations
 
@@ -144,6 +145,23 @@ def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
     return sets
 
 
+def save_picture(sets, path, per_set: int = 12) -> None:
+    """One row per set: its first ``per_set`` digits as the network sees them."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(len(sets), 1, figsize=(per_set * 0.6, len(sets) * 0.8), squeeze=False)
+    for axis, (name, (images, _)) in zip(axes[:, 0], sets.items()):
+        axis.imshow(np.concatenate(list(images[:per_set]), axis=1), cmap="gray", vmin=0, vmax=255)
+        axis.set_ylabel(name, rotation=0, ha="right", va="center")
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="model files (.npz) to score")
@@ -151,6 +169,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
     parser.add_argument("--limit", type=int, default=None, help="score only the first N digits of each set")
     parser.add_argument("--save", help="write the prepared sets to this .npz (to look at them)")
+    parser.add_argument("--picture", help="draw each set's first digits, as the network sees them, into this PNG")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     sets = build_sets(args.sets, args.seed, args.limit)
@@ -159,6 +178,8 @@ def main(argv=None) -> int:
     if args.save:
         np.savez_compressed(args.save, **{f"{k}_images": v[0] for k, v in sets.items()},
                             **{f"{k}_labels": v[1] for k, v in sets.items()})
+    if args.picture:
+        save_picture(sets, args.picture)
     print("| model | " + " | ".join(sets) + " |")
     print("|---|" + "---|" * len(sets))
     for path in args.models:
