@@ -36,6 +36,7 @@ from PIL import Image  # noqa: E402
 
 import barecnn  # noqa: E402
 from barecnn.data import load_dataset, load_digit_image  # noqa: E402
+from barecnn.data.images import grey_dilate  # noqa: E402
 from barecnn.train import split_dataset  # noqa: E402
 
 UPSCALE = 4
@@ -49,21 +50,6 @@ def upscaled_ink(images: np.ndarray) -> np.ndarray:
                                          dtype=np.float32) / 255.0, 0, 1) for image in images])
 
 
-def disk_offsets(radius: int):
-    return [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
-            if dy * dy + dx * dx <= radius * radius]
-
-
-def dilate(ink: np.ndarray, radius: int) -> np.ndarray:
-    """Grey dilation of (N, H, W) by a disk: each pixel takes the largest value within ``radius``."""
-    padded = np.pad(ink, ((0, 0), (radius, radius), (radius, radius)))
-    height, width = ink.shape[1:]
-    out = np.zeros_like(ink)
-    for dy, dx in disk_offsets(radius):
-        np.maximum(out, padded[:, radius + dy:radius + dy + height, radius + dx:radius + dx + width], out=out)
-    return out
-
-
 def thin_pen(ink: np.ndarray) -> np.ndarray:
     """Only the stroke's core: pixels above 90% of full ink, softened by one pixel of blur."""
     core = (ink > 0.9).astype(np.float32)
@@ -72,7 +58,7 @@ def thin_pen(ink: np.ndarray) -> np.ndarray:
 
 def thick_pen(ink: np.ndarray) -> np.ndarray:
     """The stroke widened by about 6 px at 4x (1.5 px at 28x28)."""
-    return dilate(ink, 3)
+    return grey_dilate(ink, 3)
 
 
 def photo(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -283,7 +283,7 @@ def _widen_thin_strokes(ink, box_size):
         return ink
     work = _resize(ink, WORK_SCALE * box_size / max(ink.shape))
     radius = (MIN_STROKE_WIDTH - width) * WORK_SCALE / 2.0
-    return _crop_to_ink(_grey_dilate(np.pad(work, int(np.ceil(radius))), radius))
+    return _crop_to_ink(grey_dilate(np.pad(work, int(np.ceil(radius))), radius))
 
 
 def _stroke_width(mask):
@@ -298,16 +298,27 @@ def _stroke_width(mask):
     return 2.0 * area / max(area - int(interior.sum()), 1)
 
 
-def _grey_dilate(values, radius):
-    """Each pixel of an (H, W) array takes the largest value within ``radius`` pixels (a disk)."""
+def grey_dilate(values, radius):
+    """Grey dilation by a disk: each pixel takes the largest value within ``radius`` pixels.
+
+    Parameters
+    ----------
+    values : np.ndarray, (..., H, W)
+    radius : float
+
+    Returns
+    -------
+    np.ndarray, same shape and dtype
+    """
     reach = int(np.floor(radius))
-    padded = np.pad(values, reach)
-    height, width = values.shape
+    pad = [(0, 0)] * (values.ndim - 2) + [(reach, reach), (reach, reach)]
+    padded = np.pad(values, pad)
+    height, width = values.shape[-2:]
     out = values.copy()
     for dy in range(-reach, reach + 1):
         for dx in range(-reach, reach + 1):
             if 0 < dy * dy + dx * dx <= radius * radius:
-                np.maximum(out, padded[reach + dy:reach + dy + height, reach + dx:reach + dx + width], out=out)
+                np.maximum(out, padded[..., reach + dy:reach + dy + height, reach + dx:reach + dx + width], out=out)
     return out
 
 
