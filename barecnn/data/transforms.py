@@ -222,8 +222,10 @@ def stroke_width(images, amounts):
     work_dtype = images.dtype if images.dtype.kind == "f" else np.dtype(np.float32)
     x = images.astype(work_dtype)
     weight = np.abs(amounts).astype(work_dtype).reshape((-1,) + (1,) * (x.ndim - 1))
-    target = np.where(amounts.reshape(weight.shape) > 0, _neighbourhood(x, np.maximum, square=True),
-                      _neighbourhood(x, np.minimum, square=False))
+    thicker = amounts > 0
+    target = np.empty_like(x)        # each image's dilation or erosion, computed only where needed
+    target[thicker] = _neighbourhood(x[thicker], np.maximum, square=True)
+    target[~thicker] = _neighbourhood(x[~thicker], np.minimum, square=False)
     out = x + weight * (target - x)
     peak_axes = tuple(range(1, x.ndim))
     old_peak, new_peak = x.max(axis=peak_axes, keepdims=True), out.max(axis=peak_axes, keepdims=True)
