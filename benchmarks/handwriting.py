@@ -36,8 +36,8 @@ from PIL import Image  # noqa: E402
 
 import barecnn  # noqa: E402
 from barecnn.data import load_dataset, load_digit_image  # noqa: E402
-from barecnn.data.images import grey_dilate  # noqa: E402
-from barecnn.train import split_dataset  # noqa: E402
+from barecnn.data.transforms import grey_dilate  # noqa: E402
+from barecnn.train import Split, split_dataset  # noqa: E402
 
 UPSCALE = 4
 SETS = ("val", "thin-pen", "thick-pen", "photo", "thin-photo", "uci")
@@ -110,7 +110,7 @@ def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
     (its first ``limit`` digits, if given)."""
     data = load_dataset("mnist")
     _, val, _ = split_dataset(data, 5000, np.random.default_rng(seed))
-    val = type(val)(val.images[:limit], val.labels[:limit])
+    val = Split(val.images[:limit], val.labels[:limit])
     rng = np.random.default_rng(1234)
     redraw = {"thin-pen": thin_pen, "thick-pen": thick_pen, "photo": lambda ink: photo(ink, rng),
               "thin-photo": lambda ink: photo(thin_pen(ink), rng)}

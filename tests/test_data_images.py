@@ -161,22 +161,22 @@ def test_ink_on_the_border_does_not_tilt_the_paper():
 
 
 @pytest.mark.parametrize("width", [4, 7, 12])
-def test_stroke_width_of_a_bar(width):
-    from barecnn.data.images import _stroke_width
+def test_measured_stroke_width_of_a_bar(width):
+    from barecnn.data.images import _measure_stroke_width
 
     mask = np.zeros((220, 60), bool)
     mask[10:210, 20:20 + width] = True
-    assert _stroke_width(mask) == pytest.approx(width, rel=0.08)   # the bar's two ends add a little edge
+    assert _measure_stroke_width(mask) == pytest.approx(width, rel=0.08)   # the bar's two ends add a little edge
 
 
 def test_thin_strokes_are_widened_to_the_minimum_and_thick_ones_kept():
-    from barecnn.data.images import MIN_STROKE_WIDTH, WORK_SCALE, _stroke_width, _widen_thin_strokes
+    from barecnn.data.images import MIN_STROKE_WIDTH, WORK_SCALE, _measure_stroke_width, _widen_thin_strokes
 
     thin = np.zeros((300, 200))
     thin[:, 98:101] = 1.0                 # a 3 px line, 300 px tall: 0.2 px once scaled into 20x20
     widened = _widen_thin_strokes(thin, 20)
     assert max(widened.shape) == pytest.approx(WORK_SCALE * 20, abs=2 * WORK_SCALE)
-    measured = _stroke_width(widened > 0.5 * widened.max()) / WORK_SCALE
+    measured = _measure_stroke_width(widened > 0.5 * widened.max()) / WORK_SCALE
     assert MIN_STROKE_WIDTH - 0.4 <= measured <= MIN_STROKE_WIDTH + 0.6
     thick = np.zeros((300, 200))
     thick[:, 80:120] = 1.0                # 40 px: 2.7 px in the box, like MNIST's median stroke
@@ -186,14 +186,14 @@ def test_thin_strokes_are_widened_to_the_minimum_and_thick_ones_kept():
 def test_ballpoint_digit_on_a_large_photo_comes_out_with_mnist_strokes():
     """A 2 px line around a 400 px tall '0' would be 0.1 px thick in the 20x20 box; predict widens
     it so the network sees a stroke about as thick as MNIST's thinner ones."""
-    from barecnn.data.images import _stroke_width
+    from barecnn.data.images import _measure_stroke_width
 
     image = Image.new("L", (300, 500), 235)
     ImageDraw.Draw(image).ellipse([60, 40, 240, 460], outline=20, width=2)
     result = load_digit_image(image)
     assert_mnist_like(result)
     upscaled = np.asarray(Image.fromarray(result).resize((112, 112), Image.Resampling.BICUBIC))
-    assert _stroke_width(upscaled > 127) / 4 > 1.5
+    assert _measure_stroke_width(upscaled > 127) / 4 > 1.5
     assert result[result > 0].size > 60       # a ring, not a hairline
 
 

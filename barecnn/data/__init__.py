@@ -23,6 +23,8 @@ from .registry import DIGIT_CLASSES, KNOWN_DATASETS
 from .transforms import (
     affine_warp,
     augment_digits,
+    grey_dilate,
+    grey_erode,
     random_affine,
     random_shift_rotate,
     random_stroke_width,
@@ -45,6 +47,8 @@ __all__ = [
     "download_file",
     "embedded_mnist_path",
     "find_idx_files",
+    "grey_dilate",
+    "grey_erode",
     "iterate_minibatches",
     "load_csv_dir",
     "load_dataset",

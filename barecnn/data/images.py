@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from .transforms import grey_dilate
+
 MAX_PIXELS = 40_000_000
 FIELD_SIZE = 28
 BOX_SIZE = 20
@@ -24,8 +26,8 @@ MIN_CONTRAST = 16.0
 NOISE_LEVEL = 0.1
 NOISE_SIGMAS = 4.0
 # Strokes thinner than this, in pixels of the 28x28 result, are widened to it: about MNIST's 10th
-# percentile. MNIST's digits upscaled 4x and measured by `_stroke_width` the way a user's image is:
-# median 2.6 px, 10th percentile 1.9, 90th 3.5.
+# percentile. MNIST's digits upscaled 4x and measured by `_measure_stroke_width` the way a user's
+# image is: median 2.6 px, 10th percentile 1.9, 90th 3.5.
 MIN_STROKE_WIDTH = 2.0
 # Thin strokes are widened at WORK_SCALE times the final resolution.
 WORK_SCALE = 4
@@ -217,14 +219,18 @@ def _paper_plane(gray, border_mask):
     design = np.column_stack([np.ones(rows.size), rows / height - 0.5, cols / width - 0.5])
     values = gray[rows, cols]
     paper = values <= np.median(values)
-    for _ in range(4):
-        kept = design[paper]
-        coefficients = np.linalg.lstsq(kept.T @ kept, kept.T @ values[paper], rcond=None)[0]   # normal equations
-        residuals = values - design @ coefficients
+    for _ in range(3):
+        residuals = values - design @ _least_squares(design[paper], values[paper])
         paper = residuals <= 3.0 * max(_robust_sigma(residuals[paper]), 1.0)
+    coefficients = _least_squares(design[paper], values[paper])
     column_of_rows = coefficients[1] * (np.arange(height)[:, None] / height - 0.5)
     row_of_cols = coefficients[2] * (np.arange(width)[None, :] / width - 0.5)
     return coefficients[0] + column_of_rows + row_of_cols
+
+
+def _least_squares(design, values):
+    """Coefficients minimising ``|design @ c - values|``, from the (3x3) normal equations."""
+    return np.linalg.lstsq(design.T @ design, design.T @ values, rcond=None)[0]
 
 
 def _robust_sigma(values):
@@ -278,15 +284,16 @@ def _widen_thin_strokes(ink, box_size):
     np.ndarray, (h', w') float 0..1: ``ink`` itself when its strokes are wide enough.
     """
     scale = box_size / max(ink.shape)
-    width = _stroke_width(ink > 0.5) * scale
+    width = _measure_stroke_width(ink > 0.5) * scale
     if width >= MIN_STROKE_WIDTH:
         return ink
     work = _resize(ink, WORK_SCALE * box_size / max(ink.shape))
     radius = (MIN_STROKE_WIDTH - width) * WORK_SCALE / 2.0
+    # Zero margin first, so the widened strokes have room to grow.
     return _crop_to_ink(grey_dilate(np.pad(work, int(np.ceil(radius))), radius))
 
 
-def _stroke_width(mask):
+def _measure_stroke_width(mask):
     """Mean width in pixels of the strokes of an (H, W) boolean mask: a stroke of width w and
     length L covers w * L pixels, of which 2 * L lie on its edge (next to a background pixel
     above, below, left or right), so w = 2 * area / edge. Strokes 1-2 px wide read as 2."""
@@ -296,30 +303,6 @@ def _stroke_width(mask):
     interior = (mask & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
     area = int(mask.sum())
     return 2.0 * area / max(area - int(interior.sum()), 1)
-
-
-def grey_dilate(values, radius):
-    """Grey dilation by a disk: each pixel takes the largest value within ``radius`` pixels.
-
-    Parameters
-    ----------
-    values : np.ndarray, (..., H, W)
-    radius : float
-
-    Returns
-    -------
-    np.ndarray, same shape and dtype
-    """
-    reach = int(np.floor(radius))
-    pad = [(0, 0)] * (values.ndim - 2) + [(reach, reach), (reach, reach)]
-    padded = np.pad(values, pad)
-    height, width = values.shape[-2:]
-    out = values.copy()
-    for dy in range(-reach, reach + 1):
-        for dx in range(-reach, reach + 1):
-            if 0 < dy * dy + dx * dx <= radius * radius:
-                np.maximum(out, padded[..., reach + dy:reach + dy + height, reach + dx:reach + dx + width], out=out)
-    return out
 
 
 def _resize(ink, scale):

@@ -224,8 +224,8 @@ def stroke_width(images, amounts):
     weight = np.abs(amounts).astype(work_dtype).reshape((-1,) + (1,) * (x.ndim - 1))
     thicker = amounts > 0
     target = np.empty_like(x)        # each image's dilation or erosion, computed only where needed
-    target[thicker] = _neighbourhood(x[thicker], np.maximum, square=True)
-    target[~thicker] = _neighbourhood(x[~thicker], np.minimum, square=False)
+    target[thicker] = grey_dilate(x[thicker], 1.5)      # the 3x3 square
+    target[~thicker] = grey_erode(x[~thicker], 1.0)     # the pixel and its four neighbours
     out = x + weight * (target - x)
     peak_axes = tuple(range(1, x.ndim))
     old_peak, new_peak = x.max(axis=peak_axes, keepdims=True), out.max(axis=peak_axes, keepdims=True)
@@ -233,17 +233,35 @@ def stroke_width(images, amounts):
     return _cast_like(out, images.dtype)
 
 
-def _neighbourhood(x, reduce, square):
-    """``reduce`` (np.maximum or np.minimum) of each pixel and its 8 (square) or 4 neighbours,
-    over the last two axes, the image's edge padded with its own border values."""
-    pad = [(0, 0)] * (x.ndim - 2) + [(1, 1), (1, 1)]
-    padded = np.pad(x, pad, mode="edge")
-    height, width = x.shape[-2:]
-    offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if square or dy == 0 or dx == 0]
-    out = x.copy()
-    for dy, dx in offsets:
-        reduce(out, padded[..., 1 + dy:1 + dy + height, 1 + dx:1 + dx + width], out=out)
+def grey_dilate(values, radius):
+    """Grey dilation by a disk: each pixel takes the largest value within ``radius`` pixels of it
+    (radius 1: itself and its four neighbours; 1.5: the 3x3 square). Pixels beyond the edge repeat
+    the edge, so they never win.
+
+    Parameters
+    ----------
+    values : np.ndarray, (..., H, W)
+    radius : float
+
+    Returns
+    -------
+    np.ndarray, same shape and dtype
+    """
+    reach = int(np.floor(radius))
+    pad = [(0, 0)] * (values.ndim - 2) + [(reach, reach), (reach, reach)]
+    padded = np.pad(values, pad, mode="edge")
+    height, width = values.shape[-2:]
+    out = values.copy()
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            if 0 < dy * dy + dx * dx <= radius * radius:
+                np.maximum(out, padded[..., reach + dy:reach + dy + height, reach + dx:reach + dx + width], out=out)
     return out
+
+
+def grey_erode(values, radius):
+    """Grey erosion by a disk: the smallest value within ``radius`` pixels (see :func:`grey_dilate`)."""
+    return -grey_dilate(-values, radius)
 
 
 def _bilinear_sample(images, src_y, src_x, fill):
