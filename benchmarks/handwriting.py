@@ -10,6 +10,11 @@ file on digits that differ from MNIST the way users' digits do, every one of the
   (the core of the stroke, or the stroke dilated), then prepared from that large image;
 * ``photo``: the same digits as dark ink on unevenly lit grey paper with grain and blur, at 4x size;
 * ``thin-photo``: both at once, a ballpoint pen's thin stroke photographed on such paper;
+* ``ruled`` / ``squared``: the photo taken of a page of a ruled / squared exercise book, its faint
+  printed lines tilted with the page by up to 4 degrees;
+* ``edge``: the photo taken a little beyond the page, the dark table showing along one side;
+* ``tight``: the digit cropped to its ink and scanned small, 16 px on its longer side (USPS's
+  digits are 16x16), dark on white: ink touches every edge and no paper frames it;
 * ``uci``: 1,797 digits by 43 other writers (UCI's optical digits, NIST forms, 32x32 bitmaps
   counted into 8x8 blocks), read from scikit-learn's copy of the data file without importing
   scikit-learn (``pip install scikit-learn``; the set is skipped without it).
@@ -40,7 +45,8 @@ from barecnn.data.transforms import grey_dilate  # noqa: E402
 from barecnn.train import Split, split_dataset  # noqa: E402
 
 UPSCALE = 4
-SETS = ("val", "thin-pen", "thick-pen", "photo", "thin-photo", "uci")
+SETS = ("val", "thin-pen", "thick-pen", "photo", "thin-photo", "ruled", "squared", "edge", "tight", "uci")
+TIGHT_SIZE = 16
 
 
 def upscaled_ink(images: np.ndarray) -> np.ndarray:
@@ -72,6 +78,45 @@ def photo(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.rint(page), 0, 255).astype(np.uint8)
 
 
+def lined_paper(ink: np.ndarray, rng: np.random.Generator, squared: bool) -> np.ndarray:
+    """The strokes over a page's printed lines: ruled lines 22-36 px apart (squares of 16-26 px),
+    about 2 px thick, 20-50% as dark as the pen, the page turned by up to 4 degrees (at 4x size)."""
+    n, height, width = ink.shape
+    rows, cols = np.mgrid[0:height, 0:width]
+    out = ink.copy()
+    for page in out:
+        angle = np.deg2rad(rng.uniform(-4, 4))
+        spacing = rng.uniform(16, 26) if squared else rng.uniform(22, 36)
+        level = rng.uniform(0.2, 0.5)
+        across = [rows * np.cos(angle) - cols * np.sin(angle)]             # distance down the page
+        if squared:
+            across.append(cols * np.cos(angle) + rows * np.sin(angle))     # and across it
+        for position in across:
+            to_line = np.abs((position - rng.uniform(0, spacing) + spacing / 2) % spacing - spacing / 2)
+            np.maximum(page, level * np.clip(1.5 - to_line, 0, 1), out=page)
+    return out
+
+
+def table_edge(pages: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The photo taken a little beyond the page: a dark band (the table, levels 30-90) 4-8 px wide
+    along one side, at 4x size, clear of the digit (MNIST's margins are wider)."""
+    pages = pages.copy()
+    for page in pages:
+        width, level = rng.integers(4, 9), rng.uniform(30, 90)
+        top, bottom, left, right = np.s_[:width], np.s_[-width:], np.s_[:, :width], np.s_[:, -width:]
+        page[(top, bottom, left, right)[rng.integers(4)]] = level
+    return pages
+
+
+def tight_scan(image: np.ndarray) -> np.ndarray:
+    """A (28, 28) MNIST digit cropped to its ink, scaled to TIGHT_SIZE px on its longer side, dark on white."""
+    rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
+    crop = image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    scale = TIGHT_SIZE / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    return 255 - np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BILINEAR))
+
+
 def box_blur(images: np.ndarray, radius: int) -> np.ndarray:
     """Mean over a (2r+1)^2 window, separably, edges padded with zeros."""
     k = 2 * radius + 1
@@ -86,8 +131,16 @@ def box_blur(images: np.ndarray, radius: int) -> np.ndarray:
 
 
 def prepare(pages) -> np.ndarray:
-    """Run every image through ``predict``'s preparation: (N, 28, 28) uint8."""
-    return np.stack([load_digit_image(page) for page in pages])
+    """Run every image through ``predict``'s preparation: (N, 28, 28) uint8. An image ``predict``
+    refuses (it finds no ink) becomes a blank digit: it counts as misread."""
+    return np.stack([prepare_or_blank(page) for page in pages])
+
+
+def prepare_or_blank(page) -> np.ndarray:
+    try:
+        return load_digit_image(page)
+    except ValueError:
+        return np.zeros((28, 28), dtype=np.uint8)
 
 
 def uci_digits():
@@ -111,9 +164,15 @@ def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
     data = load_dataset("mnist")
     _, val, _ = split_dataset(data, 5000, np.random.default_rng(seed))
     val = Split(val.images[:limit], val.labels[:limit])
+    # photo and thin-photo draw from one stream, in this order, as when their figures were first made;
+    # each later set has its own, so that it can be built alone.
     rng = np.random.default_rng(1234)
+    ruled, squared, edge = (np.random.default_rng([1234, SETS.index(name)]) for name in ("ruled", "squared", "edge"))
     redraw = {"thin-pen": thin_pen, "thick-pen": thick_pen, "photo": lambda ink: photo(ink, rng),
-              "thin-photo": lambda ink: photo(thin_pen(ink), rng)}
+              "thin-photo": lambda ink: photo(thin_pen(ink), rng),
+              "ruled": lambda ink: photo(lined_paper(ink, ruled, squared=False), ruled),
+              "squared": lambda ink: photo(lined_paper(ink, squared, squared=True), squared),
+              "edge": lambda ink: table_edge(photo(ink, edge), edge)}
     sets = {}
     for name in names:
         if name == "val":
@@ -122,6 +181,8 @@ def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
             pages = [page for start in range(0, len(val), chunk)
                      for page in redraw[name](upscaled_ink(val.images[start:start + chunk]))]
             sets[name] = (prepare(pages), val.labels)
+        elif name == "tight":
+            sets[name] = (prepare([tight_scan(image) for image in val.images]), val.labels)
         elif name == "uci":
             digits = uci_digits()
             if digits is None:
@@ -129,6 +190,12 @@ def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
                 continue
             sets[name] = (prepare([counts / 16.0 for counts in digits[0][:limit]]), digits[1][:limit])
     return sets
+
+
+def refused(images: np.ndarray) -> str:
+    """', N refused' for the blank digits ``prepare`` put where ``predict`` found no ink, else ''."""
+    count = int(np.sum(images.max(axis=(1, 2)) == 0))
+    return f", {count} refused" if count else ""
 
 
 def save_picture(sets, path, per_set: int = 12) -> None:
@@ -159,7 +226,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     sets = build_sets(args.sets, args.seed, args.limit)
-    sizes = ", ".join(f"{name} ({len(labels):,})" for name, (_, labels) in sets.items())
+    sizes = ", ".join(f"{name} ({len(labels):,}{refused(images)})" for name, (images, labels) in sets.items())
     print(f"prepared {sizes} in {time.perf_counter() - start:.0f} s")
     if args.save:
         np.savez_compressed(args.save, **{f"{k}_images": v[0] for k, v in sets.items()},

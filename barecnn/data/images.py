@@ -5,7 +5,9 @@ fit a 20x20 box with anti-aliasing, and placed in a 28x28 field so that their
 centre of mass lies at the field's centre. ``load_digit_image`` repeats those
 steps for any image Pillow can read, and widens strokes much thinner than
 MNIST's (its writers used thick pens; a ballpoint line on a large photo shrinks
-to a hairline in the 20x20 box).
+to a hairline in the 20x20 box). What a photo shows besides the digit (a
+page's printed lines, the table at the frame's edge) is taken out first
+(``clutter.py``).
 """
 
 import warnings
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from .clutter import remove_edge_clutter, remove_ruled_lines
 from .transforms import grey_dilate
 
 MAX_PIXELS = 40_000_000
@@ -39,7 +42,9 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
     Steps: convert to 8-bit grayscale (transparent areas count as white
     paper); make the ink bright on a 0 background, inverting dark-on-light
     images; subtract the paper (a plane fitted to the border) and drop faint
-    noise; crop to the ink; widen strokes that would end up thinner than
+    noise; take out the printed lines of ruled or squared paper and clutter
+    at the frame's edge (``clutter``); crop to the ink; widen strokes that
+    would end up thinner than
     ``MIN_STROKE_WIDTH`` pixels (a thin pen photographed large); scale to fit
     20x20 keeping the aspect ratio; stretch the brightest ink to 255; paste
     into 28x28 with the centre of mass at (14, 14).
@@ -162,10 +167,11 @@ def _ink_map(gray, invert):
 
     The paper is modelled as a plane ``a + b*row + c*col`` fitted to the border
     pixels (a photo's light often falls off across the page), and every pixel's
-    ink is its difference from that plane. Faint pixels are zeroed: those less
-    than 10% of the ink contrast, or less than four noise standard deviations
-    (estimated from the border's residuals) above the paper, and single bright
-    pixels with no bright neighbour.
+    ink is its difference from that plane. A page's printed lines and clutter at
+    the frame's edge are taken out (``clutter``). Faint pixels are zeroed: those
+    less than 10% of the ink contrast, or less than four noise standard
+    deviations (estimated from the paper pixels of the border) above the paper,
+    and single bright pixels with no bright neighbour.
 
     Parameters
     ----------
@@ -183,7 +189,7 @@ def _ink_map(gray, invert):
         invert = np.median(gray[border_mask]) > (gray.min() + gray.max()) / 2.0
     if invert:
         gray = 255.0 - gray
-    paper = _paper_plane(gray, border_mask)
+    paper, noise_sigma = _fit_paper(gray, border_mask)
     above_paper = gray - paper
     contrast = above_paper.max()
     if contrast < MIN_CONTRAST:
@@ -191,15 +197,15 @@ def _ink_map(gray, invert):
             f"no ink found: the image is blank (ink differs from the background by "
             f"{max(contrast, 0):.0f} of 255 levels, need {MIN_CONTRAST:.0f})"
         )
-    noise_sigma = _robust_sigma(above_paper[border_mask])
-    threshold = max(NOISE_LEVEL * contrast, NOISE_SIGMAS * noise_sigma)
-    ink = np.clip(above_paper / contrast, 0.0, 1.0)
-    ink[above_paper < threshold] = 0.0
+    floor = max(NOISE_LEVEL, NOISE_SIGMAS * noise_sigma / contrast)
+    ink = remove_ruled_lines(np.clip(above_paper / contrast, 0.0, 1.0), floor)
+    ink[ink < floor] = 0.0
+    ink = remove_edge_clutter(ink, floor)
     ink[_isolated(ink > 0)] = 0.0
     return ink
 
 
-def _paper_plane(gray, border_mask):
+def _fit_paper(gray, border_mask):
     """Fit ``a + b*row + c*col`` to the paper at the border of an (H, W) image.
 
     Ink is brighter than paper here (the image is already inverted), so the
@@ -211,7 +217,11 @@ def _paper_plane(gray, border_mask):
 
     Returns
     -------
-    np.ndarray, (H, W) float: the paper's level at every pixel.
+    plane : np.ndarray, (H, W) float
+        The paper's level at every pixel.
+    noise_sigma : float
+        The robust standard deviation of the paper pixels about the plane: the grain and sensor
+        noise, measured on paper alone (a tightly cropped digit's ink covers much of the border).
     """
     height, width = gray.shape
     rows, cols = np.nonzero(border_mask)
@@ -223,9 +233,10 @@ def _paper_plane(gray, border_mask):
         residuals = values - design @ _least_squares(design[paper], values[paper])
         paper = residuals <= 3.0 * max(_robust_sigma(residuals[paper]), 1.0)
     coefficients = _least_squares(design[paper], values[paper])
+    noise_sigma = _robust_sigma(values[paper] - design[paper] @ coefficients)
     column_of_rows = coefficients[1] * (np.arange(height)[:, None] / height - 0.5)
     row_of_cols = coefficients[2] * (np.arange(width)[None, :] / width - 0.5)
-    return coefficients[0] + column_of_rows + row_of_cols
+    return coefficients[0] + column_of_rows + row_of_cols, noise_sigma
 
 
 def _least_squares(design, values):

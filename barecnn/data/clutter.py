@@ -1,0 +1,261 @@
+"""What a photo of a digit shows besides the digit, found and taken out of its ink map: the printed
+lines of ruled or squared paper, and clutter at the frame's edge.
+
+Printed lines.
+
+A digit written in an exercise book is photographed with the page's lines. Left in, the lines
+count as ink: the crop grows to the whole photo and the digit shrinks inside it. What sets a
+printed line apart from a pen stroke is that it is straight, thin, and runs from one edge of the
+photo to the other through margins where the digit has no ink. Lines are searched for on a
+coarse copy of the ink (at most ``DETECT_SIZE`` pixels across), at every tilt up to
+``MAX_TILT_DEGREES``: a photo is rarely square to the page. A family of lines (horizontal or
+vertical) is removed only when it has at least two lines and, without the lines, both margins it
+crosses are free of ink: a tightly cropped digit (a 7's top bar from edge to edge, a '1' cropped
+to its height) is never touched.
+
+Removing a line subtracts its level (the line's median brightness) from the band it occupies, so a
+pen darker than the print keeps most of its strength where it runs along a line, and restores
+strokes that cross the line by interpolating across the band between the ink on either side.
+
+Clutter at the edge. The frame of a photo often catches what is not the digit: the table beyond
+the page, a shadow, part of the neighbouring digit. Ink connected to the frame that stays out of
+the central box (the middle half of each side) is taken out, as long as other ink is left; a digit
+that touches the frame also reaches into the centre, and is left alone.
+"""
+
+import numpy as np
+
+from .transforms import grey_dilate
+
+DETECT_SIZE = 256
+MAX_TILT_DEGREES = 6.0
+# Over DETECT_SIZE pixels, a quarter of a degree drifts by 1.1 pixels: a line keeps to one or two rows.
+TILT_STEP_DEGREES = 0.25
+# A printed line shows in at least this fraction of the photo's width (a stroke crossing it is ink
+# too, so it does not hide the line) ...
+MIN_COVERAGE = 0.75
+# ... reaches the first and last MARGIN of it ...
+MARGIN = 0.03
+# ... and is at most this fraction of the photo thick (plus three coarse pixels: a tilted line straddles
+# two rows, and is looked for widened by one row on each side).
+MAX_THICKNESS = 0.04
+# Smaller images are not searched: in them a pen stroke is as thin, relative to the image, as a
+# printed line (UCI's 8x8 digits lost 0.45 points to lines found in them).
+MIN_SIZE = 64
+# A page's lines come at least in pairs; a single straight stroke from edge to edge is more likely the
+# digit itself (a '1' cropped to its height).
+MIN_LINES = 2
+
+
+def remove_ruled_lines(ink, floor):
+    """Remove the printed lines of ruled or squared paper from an ink map.
+
+    Parameters
+    ----------
+    ink : np.ndarray, (H, W) float in 0..1
+        Ink intensity above the paper, not yet thresholded: faint print is often close to the noise
+        threshold, and is looked for down to half of it.
+    floor : float
+        The noise threshold: ink fainter than this is no ink (the caller zeroes it afterwards).
+
+    Returns
+    -------
+    np.ndarray, (H, W) float in 0..1
+        A new map without the lines, or ``ink`` itself when it shows none or is smaller than
+        ``MIN_SIZE`` on a side.
+    """
+    if min(ink.shape) < MIN_SIZE:
+        return ink
+    factor = max(1, -(-max(ink.shape) // DETECT_SIZE))
+    faint = _coarse(ink > floor / 2, factor)
+    along_rows = _line_bands(faint)
+    along_cols = _line_bands(faint.T).T
+    digit = _coarse(ink > floor, factor) & ~grey_dilate(along_rows | along_cols, 1)
+    margin_rows = _margin(digit.shape[0])
+    margin_cols = _margin(digit.shape[1])
+    bands = []   # (band at full size, the axis that crosses it)
+    if along_rows.any() and not _reaches(digit[:, :margin_cols].T, digit[:, -margin_cols:].T):
+        bands.append((_expand(along_rows, factor, ink.shape), 0))
+    if along_cols.any() and not _reaches(digit[:margin_rows], digit[-margin_rows:]):
+        bands.append((_expand(along_cols, factor, ink.shape), 1))
+    if not bands:
+        return ink
+    out = ink.copy()
+    for band, _ in bands:
+        out[band] = np.minimum(out[band], ink[band] - _line_level(ink, band, floor))
+    without_print = np.clip(out, 0.0, None)
+    # Strokes cross the lines only within the box around the remaining ink.
+    box = _bounding_box(without_print > floor)
+    for band, axis in bands:
+        across = _interpolate_across(without_print[box], band[box], axis, floor)
+        np.maximum(out[box], np.where(band[box], across, -np.inf), out=out[box])
+    return np.clip(out, 0.0, None)
+
+
+def remove_edge_clutter(ink, floor):
+    """Take out the ink connected to the image's frame that never enters its central box.
+
+    Parameters
+    ----------
+    ink : np.ndarray, (H, W) float in 0..1
+        Ink intensity on a 0 background.
+    floor : float
+        The noise threshold: only ink above it is followed from the frame.
+
+    Returns
+    -------
+    np.ndarray, (H, W) float in 0..1
+        A new map without the clutter, or ``ink`` itself when there is none, when it reaches into
+        the centre, or when it is all the ink there is.
+    """
+    factor = max(1, -(-max(ink.shape) // DETECT_SIZE))
+    inked = _coarse(ink > floor, factor)
+    on_frame = inked.copy()
+    on_frame[1:-1, 1:-1] = False
+    clutter = _connected(on_frame, inked)
+    height, width = inked.shape
+    centre = (slice(height // 4, height - height // 4), slice(width // 4, width - width // 4))
+    rest = inked & ~clutter
+    if not clutter.any() or clutter[centre].any() or not rest.any():
+        return ink
+    # One coarse pixel more, for the clutter's edge, but never the rest's blocks.
+    doomed = _expand(grey_dilate(clutter, 1.5) & ~rest, factor, ink.shape)
+    return np.where(doomed, 0.0, ink)
+
+
+def _connected(seeds, mask):
+    """The pixels of an (h, w) mask connected (8-neighbours) to the True pixels of ``seeds``."""
+    grown = seeds & mask
+    while True:
+        wider = grey_dilate(grown, 1.5) & mask
+        if np.array_equal(wider, grown):
+            return grown
+        grown = wider
+
+
+def _reaches(*strips):
+    """Whether the digit reaches into either margin strip (m, length): a stroke that crosses a strip
+    covers at least m of its pixels; a speck left over from a line does not."""
+    return any(strip.sum() >= strip.shape[0] for strip in strips)
+
+
+def _bounding_box(mask):
+    """(row slice, column slice) of the smallest box holding every True pixel of an (H, W) mask
+    (empty slices when there is none)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return slice(0, 0), slice(0, 0)
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def _margin(length):
+    """Width in pixels of the margin strip at each end of a ``length``-pixel side (at least 1)."""
+    return max(1, int(round(MARGIN * length)))
+
+
+def _coarse(mask, factor):
+    """(H, W) bool -> (ceil(H/f), ceil(W/f)) bool: True where at least ``1/f`` of the f x f block is
+    True, as much as a one-pixel line through it covers. Noise, a scattering of single pixels over a
+    large photo, does not fill a block that far."""
+    height, width = mask.shape
+    padded = np.pad(mask, ((0, -height % factor), (0, -width % factor)))
+    blocks = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor)
+    return blocks.sum(axis=(1, 3)) >= factor
+
+
+def _expand(mask, factor, shape):
+    """Undo :func:`_coarse` for a mask: each coarse pixel becomes an f x f block, cut to ``shape``."""
+    return np.repeat(np.repeat(mask, factor, axis=0), factor, axis=1)[: shape[0], : shape[1]]
+
+
+def _line_bands(mask):
+    """The pixels of the nearly horizontal printed lines of an (h, w) ink mask.
+
+    A line at tilt ``a`` through row ``k`` of column 0 holds the pixels with
+    ``row - round(col * tan a) == k``. At every tilt, the fraction of the ``w`` columns in which
+    that row holds ink is counted for every ``k`` (one ``bincount``); the tilt whose counts peak
+    highest is the lines' tilt.
+
+    Returns
+    -------
+    np.ndarray, (h, w) bool: every line found, one coarse pixel wider on each side; none unless
+    there are at least ``MIN_LINES``.
+    """
+    height, width = mask.shape
+    rows = np.arange(height)[:, None]
+    best_score, line_of = -1.0, None
+    for degrees in np.arange(-MAX_TILT_DEGREES, MAX_TILT_DEGREES + TILT_STEP_DEGREES / 2, TILT_STEP_DEGREES):
+        shifts = np.rint(np.arange(width) * np.tan(np.deg2rad(degrees))).astype(np.int64)
+        candidate = rows - shifts[None, :] + shifts.max()        # (h, w), every index >= 0
+        score = float(np.sum((np.bincount(candidate.ravel(), weights=mask.ravel()) / width) ** 8))
+        if score > best_score:
+            best_score, line_of = score, candidate
+    # A line that runs between two of these sheared rows shows in each only in part; widened by a row
+    # on either side, it shows whole in both.
+    lines = _printed_lines(grey_dilate(mask, 1), line_of)
+    if len(lines) < MIN_LINES:
+        return np.zeros_like(mask)
+    band = np.zeros(line_of.max() + 2, dtype=bool)
+    for start, stop in lines:
+        band[max(start - 1, 0) : stop + 1] = True
+    return band[line_of]
+
+
+def _runs(flags):
+    """[(start, stop), ...] of the runs of True in a 1-D bool array."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+
+def _printed_lines(mask, line_of):
+    """The runs (start, stop) of lines ``line_of`` of an (h, w) mask that look printed: inked along
+    ``MIN_COVERAGE`` of the stretch they cross inside the image, inked within the margin of both
+    ends of that stretch, and thin. A tilted line may leave through the top or bottom edge: its
+    stretch then ends there."""
+    height, width = mask.shape
+    count = line_of.max() + 1
+    flat_lines, flat_mask = line_of.ravel(), mask.ravel()
+    columns = np.broadcast_to(np.arange(width), mask.shape).ravel()
+    length = np.bincount(flat_lines, minlength=count)
+    coverage = np.bincount(flat_lines, weights=flat_mask, minlength=count) / np.maximum(length, 1)
+    first, last = np.full(count, width), np.full(count, -1)
+    np.minimum.at(first, flat_lines, columns)
+    np.maximum.at(last, flat_lines, columns)
+    margin = _margin(width)
+    at_start = np.bincount(flat_lines, weights=flat_mask & (columns - first[flat_lines] < margin), minlength=count)
+    at_end = np.bincount(flat_lines, weights=flat_mask & (last[flat_lines] - columns < margin), minlength=count)
+    return [(start, stop) for start, stop in _runs(coverage >= MIN_COVERAGE)
+            if stop - start <= MAX_THICKNESS * height + 3
+            and at_start[start:stop].any() and at_end[start:stop].any()]
+
+
+def _line_level(ink, band, floor):
+    """The lines' ink: the median of the band's pixels above ``floor / 2`` (0 if there are none)."""
+    inked = ink[band & (ink > floor / 2)]
+    return float(np.median(inked)) if inked.size else 0.0
+
+
+def _interpolate_across(ink, band, axis, floor):
+    """Strokes that cross the lines, bridged over the band.
+
+    For each pixel of ``band``, the pixels just outside the band on either side along ``axis`` are
+    found; where both hold ink above ``floor`` (a stroke enters and leaves the band), the result
+    is the linear interpolation between them, elsewhere 0.
+
+    Returns
+    -------
+    np.ndarray, (H, W) float: meaningful inside ``band`` only.
+    """
+    if axis == 1:
+        return _interpolate_across(ink.T, band.T, 0, floor).T
+    height = ink.shape[0]
+    rows = np.arange(height)[:, None]
+    above = np.maximum.accumulate(np.where(band, -1, rows), axis=0)
+    below = np.minimum.accumulate(np.where(band, height, rows)[::-1], axis=0)[::-1]
+    cols = np.arange(ink.shape[1])[None, :]
+    ink_above = np.where(above >= 0, ink[np.clip(above, 0, height - 1), cols], 0.0)
+    ink_below = np.where(below < height, ink[np.clip(below, 0, height - 1), cols], 0.0)
+    fraction = (rows - above) / np.maximum(below - above, 1)
+    crossing = (ink_above > floor) & (ink_below > floor)
+    return np.where(crossing, ink_above + (ink_below - ink_above) * fraction, 0.0)

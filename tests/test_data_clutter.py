@@ -1,0 +1,150 @@
+"""What a photo shows besides the digit (the printed lines of ruled and squared paper, clutter at the
+frame's edge) is taken out of a user's digit before it is cropped."""
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from barecnn.data import load_digit_image
+from barecnn.data.clutter import remove_edge_clutter, remove_ruled_lines
+
+PAPER, PRINT, PEN = 235, 175, 30
+
+
+def draw_lines(draw, size, spacing, degrees, vertical, level=PRINT, width=2):
+    """Parallel lines ``spacing`` px apart across a (size x size) page, tilted by ``degrees``."""
+    slope = np.tan(np.deg2rad(degrees))
+    for offset in range(-size, 2 * size, spacing):
+        if vertical:
+            draw.line([(offset, 0), (offset - slope * size, size)], fill=level, width=width)
+        else:
+            draw.line([(0, offset), (size, offset + slope * size)], fill=level, width=width)
+
+
+def seven(lines=(), size=200, pen=PEN, pen_width=9):
+    """A '7' (a bar and a slanted stem) in the middle of a page, over ``lines``:
+    [(spacing, degrees, vertical, level), ...]."""
+    page = Image.new("L", (size, size), PAPER)
+    draw = ImageDraw.Draw(page)
+    for spacing, degrees, vertical, level in lines:
+        draw_lines(draw, size, spacing, degrees, vertical, level)
+    draw.line([(60, 50), (140, 50), (90, 150)], fill=pen, width=pen_width, joint="curve")
+    return page
+
+
+def correlation(a, b):
+    return np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1]
+
+
+@pytest.mark.parametrize("lines", [
+    [(22, 0.0, False, PRINT)],                                  # ruled
+    [(22, 3.0, False, PRINT)],                                  # ruled, photographed at a tilt
+    [(20, 0.0, False, PRINT), (20, 0.0, True, PRINT)],          # squared
+    [(25, -5.0, False, PRINT), (25, -5.0, True, PRINT)],        # squared, tilted the other way
+    [(22, 1.5, False, PEN)],                                    # lines as dark as the pen
+], ids=["ruled", "ruled-tilted", "squared", "squared-tilted", "dark-lines"])
+def test_digit_on_lined_paper_comes_out_as_on_plain_paper(lines):
+    plain = load_digit_image(seven())
+    lined = load_digit_image(seven(lines))
+    assert correlation(lined, plain) > 0.9
+    np.testing.assert_array_equal(lined.any(axis=0), plain.any(axis=0))   # same width: no line left in the crop
+
+
+def test_stroke_crossing_a_line_as_dark_as_the_pen_is_not_cut():
+    page = Image.new("L", (200, 200), PAPER)
+    draw = ImageDraw.Draw(page)
+    draw_lines(draw, 200, 25, 0.0, vertical=False, level=PEN, width=3)
+    draw.line([(100, 40), (100, 160)], fill=PEN, width=9)
+    ink = np.clip((PAPER - np.asarray(page, dtype=np.float64)) / (PAPER - PEN), 0, 1)
+    cleaned = remove_ruled_lines(ink, 0.1)
+    assert not (cleaned[:, :60] > 0.1).any()                 # the lines are gone ...
+    assert (cleaned[45:155, 98:103] > 0.5).all()             # ... the stroke is whole where it crosses them
+
+
+def test_pen_along_a_fainter_line_keeps_most_of_its_strength():
+    ink = np.zeros((200, 200))
+    for row in range(10, 200, 25):
+        ink[row:row + 2] = 0.3                               # print: 30% of the pen's contrast
+    ink[60:62, 50:150] = 1.0                                 # a stroke drawn on a line
+    ink[60:140, 100:105] = 1.0
+    cleaned = remove_ruled_lines(ink, 0.1)
+    assert cleaned[:, :40].max() == 0
+    assert cleaned[60:62, 50:150].min() >= 0.6
+
+
+def test_tightly_cropped_digits_are_left_alone():
+    """A 7 cropped to its bar, and a '1' cropped to its height, run from edge to edge like printed
+    lines; they are the digit, and stay."""
+    seven_bar = np.zeros((60, 50))
+    seven_bar[:5, :] = 1.0
+    for row in range(5, 60):
+        seven_bar[row, max(0, 45 - row * 3 // 4): 50 - row * 3 // 4] = 1.0
+    assert remove_ruled_lines(seven_bar, 0.1) is seven_bar
+    one = np.zeros((300, 300))
+    one[:, 148:151] = 1.0
+    assert remove_ruled_lines(one, 0.1) is one
+    assert load_digit_image(1.0 - one).max() == 255
+
+
+def test_digit_touching_the_margin_keeps_the_lines_it_crosses():
+    """Lines are removed only when the digit leaves both margins they cross free: otherwise the
+    digit might be what reaches the edge."""
+    ink = np.zeros((120, 120))
+    for row in range(5, 120, 20):
+        ink[row:row + 2] = 0.4
+    ink[40:80, 0:60] = 1.0                                   # ink running into the left margin
+    assert remove_ruled_lines(ink, 0.1) is ink
+
+
+def test_a_speck_in_the_margin_does_not_keep_the_lines():
+    """What is left of a faint, undetected line (a pixel or two) is not a stroke crossing the margin."""
+    ink = np.zeros((120, 120))
+    for row in range(5, 120, 20):
+        ink[row:row + 2] = 0.4
+    ink[30:90, 55:62] = 1.0                                  # the digit, clear of the margins
+    ink[50, 119] = 0.4                                       # a speck at the right edge
+    cleaned = remove_ruled_lines(ink, 0.1)
+    assert cleaned[:, :40].max() == 0 and cleaned[30:90, 55:62].min() >= 0.6
+
+
+# ---------------------------------------------------------------------------- clutter at the edge
+@pytest.mark.parametrize("side", ["top", "bottom", "left", "right"])
+def test_table_beyond_the_page_is_not_part_of_the_digit(side):
+    """A photo that caught the dark table along one side: the table is cut away, not cropped in."""
+    page = np.asarray(seven(), dtype=np.uint8).copy()
+    edge = {"top": np.s_[:18], "bottom": np.s_[-18:], "left": np.s_[:, :18], "right": np.s_[:, -18:]}[side]
+    page[edge] = 60
+    np.testing.assert_array_equal(load_digit_image(page), load_digit_image(seven()))
+
+
+def test_part_of_the_neighbouring_digit_is_cut_away():
+    ink = np.zeros((100, 100))
+    ink[30:70, 45:52] = 1.0                          # the digit, a '1'
+    ink[20:80, 0:6] = 1.0                            # the edge of the digit before it
+    cleaned = remove_edge_clutter(ink, 0.1)
+    assert cleaned[:, :10].max() == 0
+    np.testing.assert_array_equal(cleaned[:, 10:], ink[:, 10:])
+
+
+def test_digit_touching_the_frame_is_left_alone():
+    """A tightly cropped digit touches the frame everywhere, and a detached part of it (a 5's bar)
+    may stay out of the centre; a digit cropped close at the bottom touches it once. Both also reach
+    into the centre, so nothing is cut."""
+    five = np.zeros((28, 20))
+    five[0:4, 2:20] = 1.0                            # the bar, touching the top edge, detached
+    five[6:16, 0:4] = 1.0
+    five[14:18, 0:18] = 1.0
+    five[16:28, 16:20] = 1.0
+    five[24:28, 0:18] = 1.0
+    assert remove_edge_clutter(five, 0.1) is five
+    stem = np.zeros((100, 100))
+    stem[40:100, 48:54] = 1.0                        # runs off the bottom edge
+    stem[45:50, 20:30] = 1.0                         # a detached stroke inside
+    assert remove_edge_clutter(stem, 0.1) is stem
+
+
+def test_ink_only_at_the_edge_is_kept():
+    """Nothing else to keep: the only ink is the digit, wherever it is."""
+    corner = np.zeros((100, 100))
+    corner[0:30, 0:8] = 1.0
+    assert remove_edge_clutter(corner, 0.1) is corner
