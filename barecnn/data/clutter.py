@@ -225,9 +225,10 @@ def _printed_lines(mask, line_of):
     margin = _margin(width)
     at_start = np.bincount(flat_lines, weights=flat_mask & (columns - first[flat_lines] < margin), minlength=count)
     at_end = np.bincount(flat_lines, weights=flat_mask & (last[flat_lines] - columns < margin), minlength=count)
-    return [(start, stop) for start, stop in _runs(coverage >= MIN_COVERAGE)
-            if stop - start <= MAX_THICKNESS * height + 3
-            and at_start[start:stop].any() and at_end[start:stop].any()]
+    # Row by row, so that a pen stroke lying along a line (inked, but short of the margins) does not
+    # make the line look thick.
+    printed = (coverage >= MIN_COVERAGE) & (at_start > 0) & (at_end > 0)
+    return [(start, stop) for start, stop in _runs(printed) if stop - start <= MAX_THICKNESS * height + 3]
 
 
 def _line_level(ink, band, floor):
