@@ -183,14 +183,14 @@ def _line_bands(mask):
     there are at least ``MIN_LINES``.
     """
     height, width = mask.shape
-    rows = np.arange(height)[:, None]
-    best_score, line_of = -1.0, None
+    inked_rows, inked_cols = np.nonzero(mask)
+    best_score, best_shifts = -1.0, None
     for degrees in np.arange(-MAX_TILT_DEGREES, MAX_TILT_DEGREES + TILT_STEP_DEGREES / 2, TILT_STEP_DEGREES):
         shifts = np.rint(np.arange(width) * np.tan(np.deg2rad(degrees))).astype(np.int64)
-        candidate = rows - shifts[None, :] + shifts.max()        # (h, w), every index >= 0
-        score = float(np.sum((np.bincount(candidate.ravel(), weights=mask.ravel()) / width) ** 8))
+        score = float(np.sum((np.bincount(inked_rows - shifts[inked_cols] + shifts.max()) / width) ** 8))
         if score > best_score:
-            best_score, line_of = score, candidate
+            best_score, best_shifts = score, shifts
+    line_of = np.arange(height)[:, None] - best_shifts[None, :] + best_shifts.max()   # (h, w), all >= 0
     # A line that runs between two of these sheared rows shows in each only in part; widened by a row
     # on either side, it shows whole in both.
     lines = _printed_lines(grey_dilate(mask, 1), line_of)
