@@ -170,6 +170,17 @@ def test_small_tightly_cropped_scan_keeps_its_ink():
     assert result[11:18, 11:18].max() < 32 and result[14, 4:8].max() > 200   # a ring, hollow
 
 
+def test_one_cropped_to_a_few_pixels_wide_is_read():
+    """A '1' cropped to its ink leaves almost no paper: what the border calls paper is half ink, and
+    its spread once made the noise threshold higher than the ink itself ("no ink found")."""
+    big = Image.new("L", (16, 64), 255)
+    ImageDraw.Draw(big).line([(4, 0), (8, 64)], fill=0, width=12)     # a slanted stroke, 16x4 once scanned
+    result = load_digit_image(big.resize((4, 16), Image.Resampling.BILINEAR))
+    assert result.max() == 255
+    rows = np.flatnonzero(result.any(axis=1))
+    assert rows[-1] - rows[0] + 1 == 20 and result.any(axis=0).sum() <= 10   # tall and narrow
+
+
 @pytest.mark.parametrize("width", [4, 7, 12])
 def test_measured_stroke_width_of_a_bar(width):
     from barecnn.data.images import _measure_stroke_width

@@ -28,6 +28,9 @@ CENTER_OF_MASS = 14.0
 MIN_CONTRAST = 16.0
 NOISE_LEVEL = 0.1
 NOISE_SIGMAS = 4.0
+# ... but never more than half the ink's contrast: in a digit cropped to a few pixels' width there is
+# too little paper to measure its noise on, and what passes for paper is half ink.
+MAX_NOISE_LEVEL = 0.5
 # Strokes thinner than this, in pixels of the 28x28 result, are widened to it: about MNIST's 10th
 # percentile. MNIST's digits upscaled 4x and measured by `_measure_stroke_width` the way a user's
 # image is: median 2.6 px, 10th percentile 1.9, 90th 3.5.
@@ -170,8 +173,9 @@ def _ink_map(gray, invert):
     ink is its difference from that plane. A page's printed lines and clutter at
     the frame's edge are taken out (``clutter``). Faint pixels are zeroed: those
     less than 10% of the ink contrast, or less than four noise standard
-    deviations (estimated from the paper pixels of the border) above the paper,
-    and single bright pixels with no bright neighbour.
+    deviations (estimated from the paper pixels of the border; at most half the
+    contrast) above the paper, and single bright pixels with no bright
+    neighbour.
 
     Parameters
     ----------
@@ -197,7 +201,7 @@ def _ink_map(gray, invert):
             f"no ink found: the image is blank (ink differs from the background by "
             f"{max(contrast, 0):.0f} of 255 levels, need {MIN_CONTRAST:.0f})"
         )
-    floor = max(NOISE_LEVEL, NOISE_SIGMAS * noise_sigma / contrast)
+    floor = max(NOISE_LEVEL, min(NOISE_SIGMAS * noise_sigma / contrast, MAX_NOISE_LEVEL))
     ink = remove_ruled_lines(np.clip(above_paper / contrast, 0.0, 1.0), floor)
     ink[ink < floor] = 0.0
     ink = remove_edge_clutter(ink, floor)
