@@ -1,9 +1,7 @@
 """What a photo of a digit shows besides the digit, found and taken out of its ink map: the printed
 lines of ruled or squared paper, and clutter at the frame's edge.
 
-Printed lines.
-
-A digit written in an exercise book is photographed with the page's lines. Left in, the lines
+Printed lines. A digit written in an exercise book is photographed with the page's lines. Left in, the lines
 count as ink: the crop grows to the whole photo and the digit shrinks inside it. What sets a
 printed line apart from a pen stroke is that it is straight, thin, and runs from one edge of the
 photo to the other through margins where the digit has no ink. Lines are searched for on a

@@ -26,10 +26,12 @@ BOX_SIZE = 20
 # coordinates (mean over the test set: 13.99, 14.01).
 CENTER_OF_MASS = 14.0
 MIN_CONTRAST = 16.0
+# Ink fainter than NOISE_LEVEL of the contrast, or than NOISE_SIGMAS standard deviations of the paper's
+# noise, is noise ...
 NOISE_LEVEL = 0.1
 NOISE_SIGMAS = 4.0
-# ... but never more than half the ink's contrast: in a digit cropped to a few pixels' width there is
-# too little paper to measure its noise on, and what passes for paper is half ink.
+# ... but the threshold is never more than half the ink's contrast: a digit cropped to a few pixels'
+# width has too little paper to measure its noise on, and what passes for paper is half ink.
 MAX_NOISE_LEVEL = 0.5
 # Strokes thinner than this, in pixels of the 28x28 result, are widened to it: about MNIST's 10th
 # percentile. MNIST's digits upscaled 4x and measured by `_measure_stroke_width` the way a user's
