@@ -80,14 +80,15 @@ def remove_ruled_lines(ink, floor):
         return ink
     out = ink.copy()
     for band, _ in bands:
-        out[band] = np.minimum(out[band], ink[band] - _line_level(ink, band, floor))
-    without_print = np.clip(out, 0.0, None)
+        np.minimum(out, ink - _line_level(ink, band, floor), out=out, where=band)
+    np.clip(out, 0.0, None, out=out)
     # Strokes cross the lines only within the box around the remaining ink.
-    box = _bounding_box(without_print > floor)
+    box = _bounding_box(out > floor)
+    without_print = out[box].copy()
     for band, axis in bands:
-        across = _interpolate_across(without_print[box], band[box], axis, floor)
+        across = _interpolate_across(without_print, band[box], axis, floor)
         np.maximum(out[box], np.where(band[box], across, -np.inf), out=out[box])
-    return np.clip(out, 0.0, None)
+    return out
 
 
 def remove_edge_clutter(ink, floor):
@@ -249,7 +250,7 @@ def _interpolate_across(ink, band, axis, floor):
     if axis == 1:
         return _interpolate_across(ink.T, band.T, 0, floor).T
     height = ink.shape[0]
-    rows = np.arange(height)[:, None]
+    rows = np.arange(height, dtype=np.int32)[:, None]
     above = np.maximum.accumulate(np.where(band, -1, rows), axis=0)
     below = np.minimum.accumulate(np.where(band, height, rows)[::-1], axis=0)[::-1]
     cols = np.arange(ink.shape[1])[None, :]
