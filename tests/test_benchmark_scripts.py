@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("script", ["speed.py", "profile_training.py", "accuracy.py", "conv_orders.py",
-                                    "winograd_probe.py", "tutorial_checks.py", "handwriting.py"])
+                                    "winograd_probe.py", "tutorial_checks.py", "handwriting.py",
+                                    "prepare_speed.py"])
 def test_script_help(script):
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--help"], capture_output=True,
                           text=True, timeout=120)
@@ -23,6 +24,17 @@ def test_profile_runs_one_step():
                            "--steps", "1", "--batch-size", "4"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "per training step" in done.stdout
+
+
+def test_prepare_speed_measures_every_input():
+    if not (Path(os.environ.get("BARECNN_DATA", "")) / "mnist").is_dir():
+        pytest.skip("shared MNIST not available")
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "prepare_speed.py"), "--count", "3",
+                           "--repeat", "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "MiB" in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| 28x28 MNIST digit", "| 112x112 photo", "| 12 MP photo",
+                                                     "| 12 MP photo, ruled"]
 
 
 def test_handwriting_scores_a_model_file(tmp_path):

@@ -65,12 +65,17 @@ def remove_ruled_lines(ink, floor):
     if min(ink.shape) < MIN_SIZE:
         return ink
     factor = max(1, -(-max(ink.shape) // DETECT_SIZE))
-    faint = _coarse(ink > floor / 2, factor)
-    along_rows = _line_bands(faint)
-    along_cols = _line_bands(faint.T).T
-    digit = _coarse(ink > floor, factor) & ~grey_dilate(along_rows | along_cols, 1)
-    margin_rows = _margin(digit.shape[0])
-    margin_cols = _margin(digit.shape[1])
+    faint, inked = _coarse(ink > floor / 2, factor), _coarse(ink > floor, factor)
+    margin_rows, margin_cols = _margin(inked.shape[0]), _margin(inked.shape[1])
+    # A family is searched for only when ink reaches both margins it would cross (the search is most
+    # of the time this step takes, and a clean photo has none there).
+    along_rows = np.zeros_like(faint)
+    if inked[:, :margin_cols].any() and inked[:, -margin_cols:].any():
+        along_rows = _line_bands(faint)
+    along_cols = np.zeros_like(faint)
+    if inked[:margin_rows].any() and inked[-margin_rows:].any():
+        along_cols = _line_bands(faint.T).T
+    digit = inked & ~grey_dilate(along_rows | along_cols, 1)
     bands = []   # (band at full size, the axis that crosses it)
     if along_rows.any() and not _reaches(digit[:, :margin_cols].T, digit[:, -margin_cols:].T):
         bands.append((_expand(along_rows, factor, ink.shape), 0))
