@@ -13,6 +13,7 @@ file on digits that differ from MNIST the way users' digits do, every one of the
 * ``ruled`` / ``squared``: the photo taken of a page of a ruled / squared exercise book, its faint
   printed lines tilted with the page by up to 4 degrees;
 * ``edge``: the photo taken a little beyond the page, the dark table showing along one side;
+* ``boxed``: the photo of a form: a 2 px box drawn round the digit's field, 20 px of paper round it;
 * ``tight``: the digit cropped to its ink and scanned small, 16 px on its longer side (USPS's
   digits are 16x16), dark on white: ink touches every edge and no paper frames it;
 * ``uci``: 1,797 digits by 43 other writers (UCI's optical digits, NIST forms, 32x32 bitmaps
@@ -45,7 +46,7 @@ from barecnn.data.transforms import grey_dilate  # noqa: E402
 from barecnn.train import Split, split_dataset  # noqa: E402
 
 UPSCALE = 4
-SETS = ("val", "thin-pen", "thick-pen", "photo", "thin-photo", "ruled", "squared", "edge", "tight", "uci")
+SETS = ("val", "thin-pen", "thick-pen", "photo", "thin-photo", "ruled", "squared", "edge", "boxed", "tight", "uci")
 TIGHT_SIZE = 16
 
 
@@ -108,6 +109,17 @@ def table_edge(pages: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return pages
 
 
+def boxed(ink: np.ndarray, width: int = 2, paper: int = 20, level: float = 0.8) -> np.ndarray:
+    """(N, H, W) ink -> (N, H + 2 * paper, W + 2 * paper): a form's box ``width`` px wide round each
+    digit's field, with ``paper`` px of paper beyond it."""
+    out = np.pad(ink, ((0, 0), (paper, paper), (paper, paper)))
+    frame = np.zeros(out.shape[1:], dtype=bool)
+    frame[paper - width:-(paper - width), paper - width:-(paper - width)] = True
+    frame[paper:-paper, paper:-paper] = False
+    out[:, frame] = np.maximum(out[:, frame], level)
+    return out
+
+
 def tight_scan(image: np.ndarray) -> np.ndarray:
     """A (28, 28) MNIST digit cropped to its ink, scaled to TIGHT_SIZE px on its longer side, dark on white."""
     rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
@@ -167,12 +179,14 @@ def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
     # photo and thin-photo draw from one stream, in this order, as when their figures were first made;
     # each later set has its own, so that it can be built alone.
     rng = np.random.default_rng(1234)
-    ruled, squared, edge = (np.random.default_rng([1234, SETS.index(name)]) for name in ("ruled", "squared", "edge"))
+    ruled, squared, edge, form = (np.random.default_rng([1234, SETS.index(name)])
+                                  for name in ("ruled", "squared", "edge", "boxed"))
     redraw = {"thin-pen": thin_pen, "thick-pen": thick_pen, "photo": lambda ink: photo(ink, rng),
               "thin-photo": lambda ink: photo(thin_pen(ink), rng),
               "ruled": lambda ink: photo(lined_paper(ink, ruled, squared=False), ruled),
               "squared": lambda ink: photo(lined_paper(ink, squared, squared=True), squared),
-              "edge": lambda ink: table_edge(photo(ink, edge), edge)}
+              "edge": lambda ink: table_edge(photo(ink, edge), edge),
+              "boxed": lambda ink: photo(boxed(ink), form)}
     sets = {}
     for name in names:
         if name == "val":

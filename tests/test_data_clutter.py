@@ -148,3 +148,41 @@ def test_ink_only_at_the_edge_is_kept():
     corner = np.zeros((100, 100))
     corner[0:30, 0:8] = 1.0
     assert remove_edge_clutter(corner, 0.1) is corner
+
+
+# ---------------------------------------------------------------------------- a box round the digit
+@pytest.mark.parametrize("inset", [0, 12])
+def test_box_drawn_round_the_digit_is_taken_out(inset):
+    """A form's box stops short of the photo's edges; once the ink is cropped, its sides run along
+    the crop's edges and are found as lines."""
+    page = Image.fromarray(np.pad(np.asarray(seven()), 30, constant_values=PAPER))   # 30 px of paper round it
+    ImageDraw.Draw(page).rectangle([30 + inset, 30 + inset, 229 - inset, 229 - inset], outline=PRINT - 60, width=3)
+    plain = load_digit_image(seven())
+    boxed = load_digit_image(page)
+    assert correlation(boxed, plain) > 0.9
+    np.testing.assert_array_equal(boxed.any(axis=0), plain.any(axis=0))
+
+
+def test_digit_made_only_of_straight_lines_is_kept():
+    """A square 0 cropped to its ink is two pairs of lines from edge to edge and nothing else: it is
+    the digit, not a box."""
+    ink = np.zeros((100, 80))
+    ink[:4], ink[-4:], ink[:, :4], ink[:, -4:] = 1.0, 1.0, 1.0, 1.0
+    assert remove_ruled_lines(ink, 0.1) is ink
+
+
+def test_lines_on_a_large_photo_are_found_on_its_coarse_copy():
+    """A photo larger than DETECT_SIZE is searched at 1/f of its size, where a line tilted a little
+    off the searched tilt ends a row higher or lower than it starts (this page once kept its lines)."""
+    def page(lines):
+        image = Image.new("L", (1600, 1200), 225)
+        draw = ImageDraw.Draw(image)
+        if lines:
+            for row in range(-600, 1800, 36):
+                draw.line([(0, row), (1600, row + 56)], fill=170, width=3)    # tilted by 2 degrees
+        draw.line([(600, 400), (960, 400), (720, 840)], fill=40, width=5, joint="curve")
+        noisy = np.asarray(image, dtype=np.float64) + np.random.default_rng(0).normal(0, 4, (1200, 1600))
+        return np.clip(noisy, 0, 255).astype(np.uint8)
+    plain, lined = load_digit_image(page(False)), load_digit_image(page(True))
+    np.testing.assert_array_equal(lined.any(axis=0), plain.any(axis=0))
+    assert correlation(lined, plain) > 0.8

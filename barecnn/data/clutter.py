@@ -9,7 +9,8 @@ coarse copy of the ink (at most ``DETECT_SIZE`` pixels across), at every tilt up
 ``MAX_TILT_DEGREES``: a photo is rarely square to the page. A family of lines (horizontal or
 vertical) is removed only when it has at least two lines and, without the lines, both margins it
 crosses are free of ink: a tightly cropped digit (a 7's top bar from edge to edge, a '1' cropped
-to its height) is never touched.
+to its height) is never touched. A box drawn round the digit (a form's) is found the same way once
+the ink is cropped: its sides then run along the crop's edges.
 
 Removing a line subtracts its level (the line's median brightness) from the band it occupies, so a
 pen darker than the print keeps most of its strength where it runs along a line, and restores
@@ -59,8 +60,8 @@ def remove_ruled_lines(ink, floor):
     Returns
     -------
     np.ndarray, (H, W) float in 0..1
-        A new map without the lines, or ``ink`` itself when it shows none or is smaller than
-        ``MIN_SIZE`` on a side.
+        A new map without the lines, or ``ink`` itself when it shows none, when it shows nothing
+        else, or when it is smaller than ``MIN_SIZE`` on a side.
     """
     if min(ink.shape) < MIN_SIZE:
         return ink
@@ -87,6 +88,8 @@ def remove_ruled_lines(ink, floor):
     for band, _ in bands:
         np.minimum(out, ink - _line_level(ink, band, floor), out=out, where=band)
     np.clip(out, 0.0, None, out=out)
+    if not (out > floor).any():
+        return ink          # nothing but lines: they are the digit (a square 0), or there is none
     # Strokes cross the lines only within the box around the remaining ink.
     box = _bounding_box(out > floor)
     without_print = out[box].copy()
@@ -230,8 +233,11 @@ def _printed_lines(mask, line_of):
     at_start = np.bincount(flat_lines, weights=flat_mask & (columns - first[flat_lines] < margin), minlength=count)
     at_end = np.bincount(flat_lines, weights=flat_mask & (last[flat_lines] - columns < margin), minlength=count)
     # Row by row, so that a pen stroke lying along a line (inked, but short of the margins) does not
-    # make the line look thick.
-    printed = (coverage >= MIN_COVERAGE) & (at_start > 0) & (at_end > 0)
+    # make the line look thick; a row's neighbours count for its ends, as a line tilted a little off
+    # the searched tilt ends a row higher or lower than it starts.
+    near = np.ones(3)
+    reaches = (np.convolve(at_start > 0, near, "same") > 0) & (np.convolve(at_end > 0, near, "same") > 0)
+    printed = (coverage >= MIN_COVERAGE) & reaches
     return [(start, stop) for start, stop in _runs(printed) if stop - start <= MAX_THICKNESS * height + 3]
 
 

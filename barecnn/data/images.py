@@ -48,7 +48,8 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
     paper); make the ink bright on a 0 background, inverting dark-on-light
     images; subtract the paper (a plane fitted to the border) and drop faint
     noise; take out the printed lines of ruled or squared paper and clutter
-    at the frame's edge (``clutter``); crop to the ink; widen strokes that
+    at the frame's edge (``clutter``); crop to the ink, take out a box drawn
+    round the digit, and crop again; widen strokes that
     would end up thinner than
     ``MIN_STROKE_WIDTH`` pixels (a thin pen photographed large); scale to fit
     20x20 keeping the aspect ratio; stretch the brightest ink to 255; paste
@@ -80,7 +81,7 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
         ``max_pixels``, or shows no ink.
     """
     image = _open_image(source, max_pixels)
-    ink = _crop_to_ink(_ink_map(_grayscale(image), invert))
+    ink = _remove_box(*_ink_map(_grayscale(image), invert))
     digit = _fit_in_box(_widen_thin_strokes(ink, BOX_SIZE), BOX_SIZE)
     return _center_by_mass(digit, FIELD_SIZE, CENTER_OF_MASS)
 
@@ -188,7 +189,9 @@ def _ink_map(gray, invert):
 
     Returns
     -------
-    np.ndarray, (H, W) float in 0..1
+    ink : np.ndarray, (H, W) float in 0..1
+    floor : float
+        The noise threshold, as a fraction of the contrast: every non-zero ink is at least this.
     """
     border_mask = _border_mask(gray.shape)
     if invert is None:
@@ -208,7 +211,7 @@ def _ink_map(gray, invert):
     ink[ink < floor] = 0.0
     ink = remove_edge_clutter(ink, floor)
     ink[_isolated(ink > 0)] = 0.0
-    return ink
+    return ink, floor
 
 
 def _fit_paper(gray, border_mask):
@@ -274,6 +277,20 @@ def _border_mask(shape):
     mask = np.ones(shape, dtype=bool)
     mask[width:-width, width:-width] = False
     return mask
+
+
+def _remove_box(ink, floor):
+    """Crop an (H, W) ink map to the ink, without a box drawn round the digit (a form's).
+
+    The box stops short of the photo's margins, so it was not taken for a page's printed lines;
+    cropped to the ink, its sides run along the crop's edges, and a second look finds them. Ink
+    fainter than ``floor`` once the box is subtracted is zeroed.
+    """
+    cropped = _crop_to_ink(ink)
+    cleaned = remove_ruled_lines(cropped, floor)
+    if cleaned is cropped:
+        return cropped
+    return _crop_to_ink(np.where(cleaned < floor, 0.0, cleaned))
 
 
 def _crop_to_ink(ink):
