@@ -1,9 +1,9 @@
 """What a photo of a digit shows besides the digit, found and taken out of its ink map: the printed
 lines of ruled or squared paper, and clutter at the frame's edge.
 
-Printed lines. A digit written in an exercise book is photographed with the page's lines. Left in, the lines
-count as ink: the crop grows to the whole photo and the digit shrinks inside it. What sets a
-printed line apart from a pen stroke is that it is straight, thin, and runs from one edge of the
+Printed lines. A digit written in an exercise book is photographed with the page's lines. Left
+in, the lines count as ink: the crop grows to the whole photo and the digit shrinks inside it.
+What sets a printed line apart from a pen stroke is that it is straight, thin, and runs from one edge of the
 photo to the other through margins where the digit has no ink. Lines are searched for on a
 coarse copy of the ink (at most ``DETECT_SIZE`` pixels across), at every tilt up to
 ``MAX_TILT_DEGREES``: a photo is rarely square to the page. A family of lines (horizontal or
@@ -12,9 +12,10 @@ crosses are free of ink: a tightly cropped digit (a 7's top bar from edge to edg
 to its height) is never touched. A box drawn round the digit (a form's) is found the same way once
 the ink is cropped: its sides then run along the crop's edges.
 
-Removing a line subtracts its level (the line's median brightness) from the band it occupies, so a
-pen darker than the print keeps most of its strength where it runs along a line, and restores
-strokes that cross the line by interpolating across the band between the ink on either side.
+Removing a family subtracts the lines' level (their median ink) from the band they occupy, so a pen
+darker than the print keeps most of its strength where it runs along a line, and restores strokes
+that cross a line by interpolating across the band between the ink on either side. Nothing is
+removed when nothing but lines would be left (a square 0 cropped to its ink is all lines).
 
 Clutter at the edge. The frame of a photo often catches what is not the digit: the table beyond
 the page, a shadow, part of the neighbouring digit. Ink connected to the frame that stays out of

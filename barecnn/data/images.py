@@ -6,8 +6,8 @@ centre of mass lies at the field's centre. ``load_digit_image`` repeats those
 steps for any image Pillow can read, and widens strokes much thinner than
 MNIST's (its writers used thick pens; a ballpoint line on a large photo shrinks
 to a hairline in the 20x20 box). What a photo shows besides the digit (a
-page's printed lines, the table at the frame's edge) is taken out first
-(``clutter.py``).
+page's printed lines, a form's box, the table at the frame's edge) is taken
+out first (``clutter.py``).
 """
 
 import warnings
@@ -49,9 +49,8 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
     images; subtract the paper (a plane fitted to the border) and drop faint
     noise; take out the printed lines of ruled or squared paper and clutter
     at the frame's edge (``clutter``); crop to the ink, take out a box drawn
-    round the digit, and crop again; widen strokes that
-    would end up thinner than
-    ``MIN_STROKE_WIDTH`` pixels (a thin pen photographed large); scale to fit
+    round the digit, and crop again; widen strokes that would end up thinner
+    than ``MIN_STROKE_WIDTH`` pixels (a thin pen photographed large); scale to fit
     20x20 keeping the aspect ratio; stretch the brightest ink to 255; paste
     into 28x28 with the centre of mass at (14, 14).
 
