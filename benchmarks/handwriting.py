@@ -14,6 +14,7 @@ file on digits that differ from MNIST the way users' digits do, every one of the
   printed lines tilted with the page by up to 4 degrees;
 * ``edge``: the photo taken a little beyond the page, the dark table showing along one side;
 * ``boxed``: the photo of a form: a 2 px box drawn round the digit's field, 20 px of paper round it;
+* ``box-cut``: the same box, the photo cut along its outer edge (a form's boxes cut apart);
 * ``tight``: the digit cropped to its ink and scanned small, 16 px on its longer side (USPS's
   digits are 16x16), dark on white: ink touches every edge and no paper frames it;
 * ``uci``: 1,797 digits by 43 other writers (UCI's optical digits, NIST forms, 32x32 bitmaps
@@ -46,7 +47,8 @@ from barecnn.data.transforms import grey_dilate  # noqa: E402
 from barecnn.train import Split, split_dataset  # noqa: E402
 
 UPSCALE = 4
-SETS = ("val", "thin-pen", "thick-pen", "photo", "thin-photo", "ruled", "squared", "edge", "boxed", "tight", "uci")
+SETS = ("val", "thin-pen", "thick-pen", "photo", "thin-photo", "ruled", "squared", "edge", "boxed", "box-cut", "tight",
+        "uci")
 TIGHT_SIZE = 16
 
 
@@ -113,9 +115,10 @@ def boxed(ink: np.ndarray, width: int = 2, paper: int = 20, level: float = 0.8) 
     """(N, H, W) ink -> (N, H + 2 * paper, W + 2 * paper): a form's box ``width`` px wide round each
     digit's field, with ``paper`` px of paper beyond it."""
     out = np.pad(ink, ((0, 0), (paper, paper), (paper, paper)))
-    frame = np.zeros(out.shape[1:], dtype=bool)
-    frame[paper - width:-(paper - width), paper - width:-(paper - width)] = True
-    frame[paper:-paper, paper:-paper] = False
+    rows, cols = out.shape[1:]
+    frame = np.zeros((rows, cols), dtype=bool)
+    frame[paper - width:rows - paper + width, paper - width:cols - paper + width] = True
+    frame[paper:rows - paper, paper:cols - paper] = False
     out[:, frame] = np.maximum(out[:, frame], level)
     return out
 
@@ -179,14 +182,15 @@ def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
     # photo and thin-photo draw from one stream, in this order, as when their figures were first made;
     # each later set has its own, so that it can be built alone.
     rng = np.random.default_rng(1234)
-    ruled, squared, edge, form = (np.random.default_rng([1234, SETS.index(name)])
-                                  for name in ("ruled", "squared", "edge", "boxed"))
+    ruled, squared, edge, form, cut = (np.random.default_rng([1234, SETS.index(name)])
+                                       for name in ("ruled", "squared", "edge", "boxed", "box-cut"))
     redraw = {"thin-pen": thin_pen, "thick-pen": thick_pen, "photo": lambda ink: photo(ink, rng),
               "thin-photo": lambda ink: photo(thin_pen(ink), rng),
               "ruled": lambda ink: photo(lined_paper(ink, ruled, squared=False), ruled),
               "squared": lambda ink: photo(lined_paper(ink, squared, squared=True), squared),
               "edge": lambda ink: table_edge(photo(ink, edge), edge),
-              "boxed": lambda ink: photo(boxed(ink), form)}
+              "boxed": lambda ink: photo(boxed(ink), form),
+              "box-cut": lambda ink: photo(boxed(ink, paper=2), cut)}
     sets = {}
     for name in names:
         if name == "val":

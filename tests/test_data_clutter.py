@@ -186,3 +186,24 @@ def test_lines_on_a_large_photo_are_found_on_its_coarse_copy():
     plain, lined = load_digit_image(page(False)), load_digit_image(page(True))
     np.testing.assert_array_equal(lined.any(axis=0), plain.any(axis=0))
     assert correlation(lined, plain) > 0.8
+
+
+def test_box_cropped_along_its_own_lines_is_trimmed():
+    """Each box of a form cut out along its lines: the box is the whole border, where the paper and
+    the polarity are read, so it is trimmed before anything else."""
+    page = np.asarray(seven(), dtype=np.uint8).copy()
+    page[:3], page[-3:], page[:, :3], page[:, -3:] = PRINT - 60, PRINT - 60, PRINT - 60, PRINT - 60
+    boxed = load_digit_image(page)
+    plain = load_digit_image(seven())
+    assert correlation(boxed, plain) > 0.9
+    np.testing.assert_array_equal(boxed.any(axis=0), plain.any(axis=0))
+
+
+def test_digit_touching_every_edge_is_not_trimmed():
+    """A digit cropped to its ink touches each edge only in places: nothing is trimmed."""
+    from barecnn.data.images import _trim_frame
+
+    zero = np.full((40, 30), 255.0)
+    zero[:, :4] = zero[:, -4:] = 0.0                 # sides of a tall 0, edge to edge ...
+    zero[:4, 6:24] = zero[-4:, 6:24] = 0.0           # ... top and bottom short of the corners
+    assert _trim_frame(zero) is zero

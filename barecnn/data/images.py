@@ -26,6 +26,10 @@ BOX_SIZE = 20
 # coordinates (mean over the test set: 13.99, 14.01).
 CENTER_OF_MASS = 14.0
 MIN_CONTRAST = 16.0
+# A box drawn along the image's edges: each side's outermost line is at least FRAME_SHARE frame, and the
+# frame is at most MAX_FRAME of the image thick.
+FRAME_SHARE = 0.9
+MAX_FRAME = 0.1
 # Ink fainter than NOISE_LEVEL of the contrast, or than NOISE_SIGMAS standard deviations of the paper's
 # noise, is noise ...
 NOISE_LEVEL = 0.1
@@ -80,7 +84,7 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
         ``max_pixels``, or shows no ink.
     """
     image = _open_image(source, max_pixels)
-    ink = _remove_box(*_ink_map(_grayscale(image), invert))
+    ink = _remove_box(*_ink_map(_trim_frame(_grayscale(image)), invert))
     digit = _fit_in_box(_widen_thin_strokes(ink, BOX_SIZE), BOX_SIZE)
     return _center_by_mass(digit, FIELD_SIZE, CENTER_OF_MASS)
 
@@ -165,6 +169,35 @@ def _grayscale(image):
     elif mode not in ("L", "1", "P", "RGB"):
         image = image.convert("RGB")
     return np.asarray(image.convert("L"), dtype=np.float64)
+
+
+def _trim_frame(gray):
+    """Cut away a box drawn along all four edges of an (H, W) image (a form's box, cropped along
+    its lines).
+
+    Such a box is all the border there is, and the border is where the paper and the ink's polarity
+    are read. A side's outermost row or column is frame when nearly all of it (``FRAME_SHARE``) is
+    far from the image's median (the paper, most of the image) towards its darkest or brightest
+    end; the frame is trimmed only when all four sides start with it, row by row up to
+    ``MAX_FRAME`` of the image. A digit cropped to its ink touches each edge only in places.
+
+    Returns
+    -------
+    np.ndarray, (h, w) float: ``gray`` itself, or the part inside the frame.
+    """
+    paper = np.median(gray)
+    far = (gray - paper) * np.sign((gray.min() + gray.max()) / 2.0 - paper)
+    framed = far > np.abs(gray - paper).max() / 4.0     # (H, W): on the ink's side of the paper, well off
+    top, left, bottom, right = 0, 0, gray.shape[0], gray.shape[1]
+    limit = [int(MAX_FRAME * size) for size in gray.shape]
+    while (bottom - top > 2 and right - left > 2 and top < limit[0] and left < limit[1]
+           and all(framed[line].mean() >= FRAME_SHARE for line in (
+               np.s_[top, left:right], np.s_[bottom - 1, left:right],
+               np.s_[top:bottom, left], np.s_[top:bottom, right - 1]))):
+        top, left, bottom, right = top + 1, left + 1, bottom - 1, right - 1
+    if top == 0:
+        return gray
+    return gray[top:bottom, left:right]
 
 
 def _ink_map(gray, invert):
