@@ -7,7 +7,7 @@ steps for any image Pillow can read, and widens strokes much thinner than
 MNIST's (its writers used thick pens; a ballpoint line on a large photo shrinks
 to a hairline in the 20x20 box). What a photo shows besides the digit (a
 page's printed lines, a form's box, the table at the frame's edge) is taken
-out first (``clutter.py``).
+out first (``clutter.py``, ``_trim_frame``).
 """
 
 import warnings
@@ -49,7 +49,7 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
     """Load an image of one digit and turn it into an MNIST-style 28x28 image.
 
     Steps: convert to 8-bit grayscale (transparent areas count as white
-    paper); make the ink bright on a 0 background, inverting dark-on-light
+    paper); trim a box drawn along all four edges; make the ink bright on a 0 background, inverting dark-on-light
     images; subtract the paper (a plane fitted to the border) and drop faint
     noise; take out the printed lines of ruled or squared paper and clutter
     at the frame's edge (``clutter``); crop to the ink, take out a box drawn
