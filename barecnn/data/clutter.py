@@ -66,7 +66,7 @@ def remove_ruled_lines(ink, floor):
     """
     if min(ink.shape) < MIN_SIZE:
         return ink
-    factor = max(1, -(-max(ink.shape) // DETECT_SIZE))
+    factor = _coarse_factor(ink.shape)
     faint, inked = _coarse(ink > floor / 2, factor), _coarse(ink > floor, factor)
     margin_rows, margin_cols = _margin(inked.shape[0]), _margin(inked.shape[1])
     # A family is searched for only when ink reaches both margins it would cross (the search is most
@@ -92,11 +92,11 @@ def remove_ruled_lines(ink, floor):
     if not (out > floor).any():
         return ink          # nothing but lines: they are the digit (a square 0), or there is none
     # Strokes cross the lines only within the box around the remaining ink.
-    box = _bounding_box(out > floor)
+    box = bounding_box(out > floor)
     without_print = out[box].copy()
     for band, axis in bands:
         across = _interpolate_across(without_print, band[box], axis, floor)
-        np.maximum(out[box], np.where(band[box], across, -np.inf), out=out[box])
+        np.maximum(out[box], across, out=out[box], where=band[box])
     return out
 
 
@@ -116,7 +116,7 @@ def remove_edge_clutter(ink, floor):
         A new map without the clutter, or ``ink`` itself when there is none, when it reaches into
         the centre, or when it is all the ink there is.
     """
-    factor = max(1, -(-max(ink.shape) // DETECT_SIZE))
+    factor = _coarse_factor(ink.shape)
     inked = _coarse(ink > floor, factor)
     on_frame = inked.copy()
     on_frame[1:-1, 1:-1] = False
@@ -147,7 +147,7 @@ def _reaches(*strips):
     return any(strip.sum() >= strip.shape[0] for strip in strips)
 
 
-def _bounding_box(mask):
+def bounding_box(mask):
     """(row slice, column slice) of the smallest box holding every True pixel of an (H, W) mask
     (empty slices when there is none)."""
     rows = np.flatnonzero(mask.any(axis=1))
@@ -155,6 +155,11 @@ def _bounding_box(mask):
     if rows.size == 0:
         return slice(0, 0), slice(0, 0)
     return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def _coarse_factor(shape):
+    """The block size f that brings an image of ``shape`` to at most ``DETECT_SIZE`` pixels across."""
+    return max(1, -(-max(shape) // DETECT_SIZE))
 
 
 def _margin(length):

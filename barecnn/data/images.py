@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from .clutter import remove_edge_clutter, remove_ruled_lines
+from .clutter import bounding_box, remove_edge_clutter, remove_ruled_lines
 from .transforms import grey_dilate
 
 MAX_PIXELS = 40_000_000
@@ -332,11 +332,9 @@ def _remove_box(ink, floor):
 
 def _crop_to_ink(ink):
     """Crop an (H, W) ink map to the bounding box of its non-zero pixels."""
-    rows = np.flatnonzero(ink.any(axis=1))
-    cols = np.flatnonzero(ink.any(axis=0))
-    if rows.size == 0:
+    if not ink.any():
         raise ValueError("no ink found: the image is blank")
-    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return ink[bounding_box(ink > 0)]
 
 
 def _widen_thin_strokes(ink, box_size):
