@@ -125,6 +125,7 @@ def boxed(ink: np.ndarray, width: int = 2, paper: int = 20, level: float = 0.8) 
 
 def tight_scan(image: np.ndarray) -> np.ndarray:
     """A (28, 28) MNIST digit cropped to its ink, scaled to TIGHT_SIZE px on its longer side, dark on white."""
+    # Its own crop, not barecnn's: the sets are drawn the same whichever barecnn is being measured.
     rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
     crop = image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     scale = TIGHT_SIZE / max(crop.shape)
@@ -146,12 +147,13 @@ def box_blur(images: np.ndarray, radius: int) -> np.ndarray:
 
 
 def prepare(pages) -> np.ndarray:
-    """Run every image through ``predict``'s preparation: (N, 28, 28) uint8. An image ``predict``
-    refuses (it finds no ink) becomes a blank digit: it counts as misread."""
+    """Run every image through ``predict``'s preparation: (N, 28, 28) uint8."""
     return np.stack([prepare_or_blank(page) for page in pages])
 
 
 def prepare_or_blank(page) -> np.ndarray:
+    """``predict``'s preparation of one image; an image it refuses (no ink found) becomes a blank
+    digit, which counts as misread (and as refused, see :func:`refused`)."""
     try:
         return load_digit_image(page)
     except ValueError:
@@ -182,15 +184,15 @@ def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
     # photo and thin-photo draw from one stream, in this order, as when their figures were first made;
     # each later set has its own, so that it can be built alone.
     rng = np.random.default_rng(1234)
-    ruled, squared, edge, form, cut = (np.random.default_rng([1234, SETS.index(name)])
-                                       for name in ("ruled", "squared", "edge", "boxed", "box-cut"))
+    own = {name: np.random.default_rng([1234, SETS.index(name)])
+           for name in ("ruled", "squared", "edge", "boxed", "box-cut")}
     redraw = {"thin-pen": thin_pen, "thick-pen": thick_pen, "photo": lambda ink: photo(ink, rng),
               "thin-photo": lambda ink: photo(thin_pen(ink), rng),
-              "ruled": lambda ink: photo(lined_paper(ink, ruled, squared=False), ruled),
-              "squared": lambda ink: photo(lined_paper(ink, squared, squared=True), squared),
-              "edge": lambda ink: table_edge(photo(ink, edge), edge),
-              "boxed": lambda ink: photo(boxed(ink), form),
-              "box-cut": lambda ink: photo(boxed(ink, paper=2), cut)}
+              "ruled": lambda ink: photo(lined_paper(ink, own["ruled"], squared=False), own["ruled"]),
+              "squared": lambda ink: photo(lined_paper(ink, own["squared"], squared=True), own["squared"]),
+              "edge": lambda ink: table_edge(photo(ink, own["edge"]), own["edge"]),
+              "boxed": lambda ink: photo(boxed(ink), own["boxed"]),
+              "box-cut": lambda ink: photo(boxed(ink, paper=2), own["box-cut"])}
     sets = {}
     for name in names:
         if name == "val":
