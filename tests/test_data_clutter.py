@@ -6,7 +6,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from barecnn.data import load_digit_image
-from barecnn.data.clutter import remove_edge_clutter, remove_ruled_lines
+from barecnn.data.clutter import remove_edge_band, remove_edge_clutter, remove_ruled_lines
 
 PAPER, PRINT, PEN = 235, 175, 30
 
@@ -117,6 +117,38 @@ def test_table_beyond_the_page_is_not_part_of_the_digit(side):
     np.testing.assert_array_equal(load_digit_image(page), load_digit_image(seven()))
 
 
+def seven_near_the_edge(band, stem_end):
+    """The 7 of ``seven()`` with its stem ending at ``stem_end`` (x, y), the table (level 60) covering
+    the rows ``band`` of the page."""
+    page = Image.new("L", (200, 200), PAPER)
+    ImageDraw.Draw(page).line([(60, 50), (140, 50), stem_end], fill=PEN, width=9, joint="curve")
+    pixels = np.asarray(page, dtype=np.uint8).copy()
+    pixels[band] = 60
+    return pixels, np.asarray(page, dtype=np.uint8)
+
+
+@pytest.mark.parametrize("band, stem_end", [
+    (np.s_[-30:], (90, 175)),            # the stem runs into the table: one piece with it
+    (np.s_[:20], (90, 199)),             # the table apart, the stem running off the opposite edge
+], ids=["touching", "opposite-edge"])
+def test_table_band_along_a_side_is_cut_even_next_to_the_digit(band, stem_end):
+    """remove_edge_clutter keeps what is connected to the digit, or when the digit touches the frame
+    as well; a band along the whole side is the table all the same."""
+    with_table, without = seven_near_the_edge(band, stem_end)
+    cleaned, plain = load_digit_image(with_table), load_digit_image(without)
+    assert correlation(cleaned, plain) > 0.9
+    np.testing.assert_array_equal(cleaned.any(axis=1), plain.any(axis=1))
+
+
+def test_tightly_cropped_sevens_bar_is_not_a_band():
+    """The bar runs from edge to edge, but its stem joins it and reaches the opposite side."""
+    seven_bar = np.zeros((60, 50))
+    seven_bar[:5, :] = 1.0
+    for row in range(5, 60):
+        seven_bar[row, max(0, 45 - row * 3 // 4): 50 - row * 3 // 4] = 1.0
+    assert remove_edge_band(seven_bar, 0.1) is seven_bar
+
+
 def test_part_of_the_neighbouring_digit_is_cut_away():
     ink = np.zeros((100, 100))
     ink[30:70, 45:52] = 1.0                          # the digit, a '1'
@@ -199,6 +231,21 @@ def test_box_cropped_along_its_own_lines_is_trimmed():
     np.testing.assert_array_equal(boxed.any(axis=0), plain.any(axis=0))
 
 
+def test_box_cropped_along_its_lines_is_trimmed_on_a_page_lit_from_one_side():
+    """The frame is judged against the paper next to it, not the page's median level: on a photo
+    whose light falls off across the page, the box on the bright side is no darker than the median."""
+    ramp = np.linspace(-45.0, 45.0, 200)
+    light = ramp[:, None] + ramp[None, :]                            # dark top left, bright bottom right
+    page = np.asarray(seven(), dtype=np.float64) - PAPER + 190.0 + light
+    box = np.zeros(page.shape, dtype=bool)
+    box[:3], box[-3:], box[:, :3], box[:, -3:] = True, True, True, True
+    page[box] -= 70.0                                                 # a box darker than its own paper
+    boxed = load_digit_image(np.clip(page, 0, 255).astype(np.uint8))
+    plain = load_digit_image(np.clip(np.where(box, page + 70.0, page), 0, 255).astype(np.uint8))
+    assert correlation(boxed, plain) > 0.9
+    np.testing.assert_array_equal(boxed.any(axis=0), plain.any(axis=0))
+
+
 def test_digit_touching_every_edge_is_not_trimmed():
     """A digit cropped to its ink touches each edge only in places: nothing is trimmed."""
     from barecnn.data.images import _trim_frame
@@ -207,3 +254,15 @@ def test_digit_touching_every_edge_is_not_trimmed():
     zero[:, :4] = zero[:, -4:] = 0.0                 # sides of a tall 0, edge to edge ...
     zero[:4, 6:24] = zero[-4:, 6:24] = 0.0           # ... top and bottom short of the corners
     assert _trim_frame(zero) is zero
+
+
+def test_thick_digit_filling_its_crop_is_not_trimmed():
+    """A thick stroke scanned small, half of the crop ink: the paper's tone is in doubt, and the pale
+    edges round the stroke would read as a frame against a plane fitted to the ink."""
+    from barecnn.data.images import _trim_frame
+
+    page = Image.new("L", (104, 128), 255)
+    ImageDraw.Draw(page).line([(14, 115), (79, 45), (84, 17), (29, 41), (34, 100)], fill=0, width=33,
+                              joint="curve")
+    scan = np.asarray(page.resize((13, 16), Image.Resampling.BILINEAR), dtype=np.float64)
+    assert _trim_frame(scan) is scan

@@ -91,6 +91,19 @@ def test_rgba_with_transparent_background(tmp_path):
     assert correlation(result, reference) > 0.95
 
 
+@pytest.mark.parametrize("stroke", [(255, 255, 255, 255), (250, 230, 40, 255)], ids=["white", "yellow"])
+def test_light_strokes_on_a_transparent_canvas(tmp_path, stroke):
+    """A web canvas shown black but saved transparent, the digit drawn in a light colour: on white
+    paper it would vanish (white) or nearly (yellow), so the transparent areas become black."""
+    canvas = Image.new("RGBA", (120, 160), (0, 0, 0, 0))
+    ImageDraw.Draw(canvas).ellipse([20, 15, 75, 125], outline=stroke, width=9)
+    path = tmp_path / "canvas.png"
+    canvas.save(path)
+    result = load_digit_image(path)
+    assert_mnist_like(result)
+    assert correlation(result, load_digit_image(drawn_zero())) > 0.95
+
+
 def test_sixteen_bit_grayscale(tmp_path):
     eight_bit = np.asarray(drawn_zero(), dtype=np.uint16)
     path = tmp_path / "deep.png"
@@ -258,6 +271,13 @@ def test_not_an_image(tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("definitely not a PNG")
     with pytest.raises(ValueError, match="is not an image Pillow can read"):
+        load_digit_image(path)
+
+
+def test_phone_photo_format_pillow_cannot_read_says_what_to_do(tmp_path):
+    path = tmp_path / "IMG_0001.HEIC"
+    path.write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(64))
+    with pytest.raises(ValueError, match="IMG_0001.HEIC is not an image Pillow can read: .*save it as JPEG or PNG"):
         load_digit_image(path)
 
 

@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from .clutter import bounding_box, remove_edge_clutter, remove_ruled_lines
+from .clutter import bounding_box, remove_edge_band, remove_edge_clutter, remove_ruled_lines
 from .transforms import grey_dilate
 
 MAX_PIXELS = 40_000_000
+# Phones' photo formats that Pillow cannot decode without a plug-in (iPhones save HEIC by default).
+UNREADABLE_PHOTO_FORMATS = (".heic", ".heif")
 FIELD_SIZE = 28
 BOX_SIZE = 20
 # Real MNIST digits have their centre of mass at (14.0, 14.0) in pixel-index
@@ -48,8 +50,8 @@ WORK_SCALE = 4
 def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
     """Load an image of one digit and turn it into an MNIST-style 28x28 image.
 
-    Steps: convert to 8-bit grayscale (transparent areas count as white
-    paper); trim a box drawn along all four edges; make the ink bright on a 0 background, inverting dark-on-light
+    Steps: convert to 8-bit grayscale (transparent areas count as paper:
+    white, or black under light strokes); trim a box drawn along all four edges; make the ink bright on a 0 background, inverting dark-on-light
     images; subtract the paper (a plane fitted to the border) and drop faint
     noise; take out the printed lines of ruled or squared paper and clutter
     at the frame's edge (``clutter``); crop to the ink, take out a box drawn
@@ -109,7 +111,8 @@ def _open_image(source, max_pixels):
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ValueError(f"{path}: image too large to decode safely ({error})") from error
     except (OSError, SyntaxError) as error:
-        raise ValueError(f"{path} is not an image Pillow can read: {error}") from error
+        hint = "; save it as JPEG or PNG first" if path.suffix.lower() in UNREADABLE_PHOTO_FORMATS else ""
+        raise ValueError(f"{path} is not an image Pillow can read: {error}{hint}") from error
 
 
 def _check_size(size, max_pixels, name):
@@ -151,8 +154,8 @@ def _image_from_array(array, max_pixels):
 def _grayscale(image):
     """Return the image as a float64 (H, W) array of gray levels 0..255.
 
-    Transparent pixels are composited onto white; 16-bit images are scaled
-    down to 0..255.
+    Transparent pixels are composited onto paper (``_composite_on_paper``);
+    16-bit images are scaled down to 0..255.
     """
     mode = image.mode
     if mode.startswith("I;16"):
@@ -163,12 +166,28 @@ def _grayscale(image):
             return values / 257.0
         return values * 255.0 if mode == "F" and values.max(initial=0) <= 1.0 else values
     if "A" in mode or "a" in mode or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(paper, rgba)
-    elif mode not in ("L", "1", "P", "RGB"):
+        return _composite_on_paper(image.convert("RGBA"))
+    if mode not in ("L", "1", "P", "RGB"):
         image = image.convert("RGB")
     return np.asarray(image.convert("L"), dtype=np.float64)
+
+
+def _composite_on_paper(rgba):
+    """Flatten an RGBA image onto paper: white, or black when the strokes are light ones (a digit
+    drawn in white on a transparent canvas would vanish on white). Light means they would show
+    less than half the contrast on white that they show on black.
+
+    Returns
+    -------
+    np.ndarray, (H, W) float64 gray levels 0..255
+    """
+    def flatten(level):
+        paper = Image.new("RGBA", rgba.size, (level, level, level, 255))
+        return np.asarray(Image.alpha_composite(paper, rgba).convert("L"))
+
+    on_white, on_black = flatten(255), flatten(0)
+    light_strokes = 2 * (255 - int(on_white.min())) < int(on_black.max())
+    return (on_black if light_strokes else on_white).astype(np.float64)
 
 
 def _trim_frame(gray):
@@ -177,32 +196,49 @@ def _trim_frame(gray):
 
     Such a box is all the border there is, and the border is where the paper and the ink's polarity
     are read. A side's outermost row or column is frame when at least ``FRAME_SHARE`` of it lies
-    more than a quarter of the way from the paper (the image's median: most of the image) to the
-    ink's extreme; the frame is trimmed only when all four sides start with it, one line at a time,
-    up to ``MAX_FRAME`` of the image. A digit cropped to its ink touches each edge only in places.
+    more than a quarter of the ink's contrast (the image's median to its extreme) beyond the paper,
+    a plane fitted to the whole image (on a photo lit from one side, the frame on the bright side
+    may be no darker than the median). The frame is trimmed when all four sides start with it and
+    it ends within ``MAX_FRAME`` of the image. A digit cropped to its ink touches each edge only in
+    places; an image that is not mostly paper (a thick digit filling its crop) is left alone, since
+    the pale edges round its strokes would read as frame.
 
     Returns
     -------
     np.ndarray, (h, w) float: ``gray`` itself, or the part inside the frame.
     """
-    step = max(1, int(np.sqrt(gray.size / 100_000)))       # the median of at most ~100k pixels
-    paper = np.median(gray[::step, ::step])
+    height, width = gray.shape
+    step = max(1, int(np.sqrt(gray.size / 100_000)))       # fit to at most ~100k pixels
+    sample = gray[::step, ::step]
+    median = np.median(sample)
     darkest, brightest = gray.min(), gray.max()
-    towards_ink = np.sign((darkest + brightest) / 2.0 - paper)
-    well_off = max(brightest - paper, paper - darkest) / 4.0
-
-    def is_frame(line):
-        return np.mean((line - paper) * towards_ink > well_off) >= FRAME_SHARE
-
-    top, left, bottom, right = 0, 0, gray.shape[0], gray.shape[1]
-    limit = [int(MAX_FRAME * size) for size in gray.shape]
-    while (bottom - top > 2 and right - left > 2 and top < limit[0] and left < limit[1]
-           and is_frame(gray[top, left:right]) and is_frame(gray[bottom - 1, left:right])
-           and is_frame(gray[top:bottom, left]) and is_frame(gray[top:bottom, right - 1])):
-        top, left, bottom, right = top + 1, left + 1, bottom - 1, right - 1
-    if top == 0:
+    towards_ink = np.sign((darkest + brightest) / 2.0 - median)
+    if towards_ink == 0:
         return gray
-    return gray[top:bottom, left:right]
+    well_off = max(brightest - median, median - darkest) / 4.0
+    rows, cols = np.mgrid[0:height:step, 0:width:step]
+    plane, _ = _fit_plane(towards_ink * sample.ravel(), rows.ravel(), cols.ravel(), gray.shape)
+    if np.mean(towards_ink * sample - plane(rows, cols) > well_off) > 0.5:
+        return gray          # less paper than "ink": the polarity is in doubt (a thick digit filling its crop)
+
+    def is_frame(line, rows, cols):
+        return np.mean(towards_ink * line - plane(rows, cols) > well_off) >= FRAME_SHARE
+
+    def is_frame_at(depth):
+        top, left, bottom, right = depth, depth, height - 1 - depth, width - 1 - depth
+        across, down = np.arange(left, right + 1), np.arange(top, bottom + 1)
+        return all(is_frame(*side) for side in ((gray[top, left:right + 1], top, across),
+                                                 (gray[bottom, left:right + 1], bottom, across),
+                                                 (gray[top:bottom + 1, left], down, left),
+                                                 (gray[top:bottom + 1, right], down, right)))
+
+    max_depth = int(MAX_FRAME * min(height, width))
+    depth = 0
+    while depth <= max_depth and is_frame_at(depth):
+        depth += 1
+    if depth == 0 or depth > max_depth:
+        return gray
+    return gray[depth:height - depth, depth:width - depth]
 
 
 def _ink_map(gray, invert):
@@ -246,20 +282,14 @@ def _ink_map(gray, invert):
     floor = max(NOISE_LEVEL, min(NOISE_SIGMAS * noise_sigma / contrast, MAX_NOISE_LEVEL))
     ink = remove_ruled_lines(np.clip(above_paper / contrast, 0.0, 1.0), floor)
     ink[ink < floor] = 0.0
-    ink = remove_edge_clutter(ink, floor)
     ink[_isolated(ink > 0)] = 0.0
+    ink = remove_edge_clutter(remove_edge_band(ink, floor), floor)
     return ink, floor
 
 
 def _fit_paper(gray, border_mask):
-    """Fit ``a + b*row + c*col`` to the paper at the border of an (H, W) image.
-
-    Ink is brighter than paper here (the image is already inverted), so the
-    darker half of the border is paper as long as ink covers less than half of
-    it. The plane is fitted to that half, then refitted three times to the
-    border pixels at most 3 robust standard deviations above the previous fit:
-    ink that the frame cuts through stays out. A flat page gives a constant, a
-    photo lit from one side a ramp.
+    """Fit ``a + b*row + c*col`` to the paper at the border of an (H, W) image in which ink is
+    brighter than paper (already inverted) (see ``_fit_plane``).
 
     Returns
     -------
@@ -271,18 +301,35 @@ def _fit_paper(gray, border_mask):
     """
     height, width = gray.shape
     rows, cols = np.nonzero(border_mask)
+    plane, noise_sigma = _fit_plane(gray[rows, cols], rows, cols, gray.shape)
+    return plane(np.arange(height)[:, None], np.arange(width)[None, :]), noise_sigma
+
+
+def _fit_plane(values, rows, cols, shape):
+    """Fit the paper's level ``a + b*row + c*col`` to pixels at (``rows``, ``cols``) of an image of
+    ``shape``, ink brighter than paper.
+
+    The darker half of the pixels is paper as long as ink covers less than half of them. The plane
+    is fitted to that half, then refitted three times to the pixels at most 3 robust standard
+    deviations above the previous fit: ink stays out. A flat page gives a constant, a photo lit
+    from one side a ramp.
+
+    Returns
+    -------
+    plane : callable (rows, cols) -> the paper's level there (broadcasting like numpy)
+    noise_sigma : float
+        The robust standard deviation of the paper pixels about the plane.
+    """
+    height, width = shape
     # Coordinates scaled to -0.5..0.5 keep the 3x3 normal equations well conditioned.
     design = np.column_stack([np.ones(rows.size), rows / height - 0.5, cols / width - 0.5])
-    values = gray[rows, cols]
     paper = values <= np.median(values)
     for _ in range(3):
         residuals = values - design @ _least_squares(design[paper], values[paper])
         paper = residuals <= 3.0 * max(_robust_sigma(residuals[paper]), 1.0)
-    coefficients = _least_squares(design[paper], values[paper])
-    noise_sigma = _robust_sigma(values[paper] - design[paper] @ coefficients)
-    column_of_rows = coefficients[1] * (np.arange(height)[:, None] / height - 0.5)
-    row_of_cols = coefficients[2] * (np.arange(width)[None, :] / width - 0.5)
-    return coefficients[0] + column_of_rows + row_of_cols, noise_sigma
+    a, b, c = _least_squares(design[paper], values[paper])
+    noise_sigma = _robust_sigma(values[paper] - design[paper] @ (a, b, c))
+    return (lambda rows, cols: a + b * (rows / height - 0.5) + c * (cols / width - 0.5)), noise_sigma
 
 
 def _least_squares(design, values):
