@@ -32,6 +32,8 @@ MIN_CONTRAST = 16.0
 # frame is at most MAX_FRAME of the image thick.
 FRAME_SHARE = 0.9
 MAX_FRAME = 0.1
+# ... in an image of which at least MIN_PAPER is paper (a thick digit cropped to its ink is half ink).
+MIN_PAPER = 0.6
 # Ink fainter than NOISE_LEVEL of the contrast, or than NOISE_SIGMAS standard deviations of the paper's
 # noise, is noise ...
 NOISE_LEVEL = 0.1
@@ -200,8 +202,8 @@ def _trim_frame(gray):
     a plane fitted to the whole image (on a photo lit from one side, the frame on the bright side
     may be no darker than the median). The frame is trimmed when all four sides start with it and
     it ends within ``MAX_FRAME`` of the image. A digit cropped to its ink touches each edge only in
-    places; an image that is not mostly paper (a thick digit filling its crop) is left alone, since
-    the pale edges round its strokes would read as frame.
+    places; an image less than ``MIN_PAPER`` paper (a thick digit filling its crop) is left alone,
+    since against a plane fitted to its ink the pale edges round its strokes would read as frame.
 
     Returns
     -------
@@ -218,8 +220,8 @@ def _trim_frame(gray):
     well_off = max(brightest - median, median - darkest) / 4.0
     rows, cols = np.mgrid[0:height:step, 0:width:step]
     plane, _ = _fit_plane(towards_ink * sample.ravel(), rows.ravel(), cols.ravel(), gray.shape)
-    if np.mean(towards_ink * sample - plane(rows, cols) > well_off) > 0.5:
-        return gray          # less paper than "ink": the polarity is in doubt (a thick digit filling its crop)
+    if np.mean(towards_ink * sample - plane(rows, cols) > well_off) > 1.0 - MIN_PAPER:
+        return gray          # not mostly paper: the polarity is in doubt (a thick digit filling its crop)
 
     def is_frame(line, rows, cols):
         return np.mean(towards_ink * line - plane(rows, cols) > well_off) >= FRAME_SHARE
