@@ -160,19 +160,20 @@ def remove_edge_band(ink, floor):
     np.ndarray, (H, W) float in 0..1
         A new map without the band(s), or ``ink`` itself when there is none, or nothing else.
     """
-    out = ink
+    out, inked = ink, ink > floor
     for turns in range(4):
-        inked = np.rot90(out > floor, turns)                 # the side looked at is row 0
-        depth = int(np.argmin(inked.mean(axis=1) >= BAND_COVERAGE))    # 0 also when every line is full
-        if depth == 0 or depth > MAX_BAND * inked.shape[0]:
+        side = np.rot90(inked, turns)                      # a view: the side looked at is its row 0
+        depth = int(np.argmin(side.mean(axis=1) >= BAND_COVERAGE))    # 0 also when every line is full
+        if depth == 0 or depth > MAX_BAND * side.shape[0]:
             continue
-        stands_apart, opposite_clear = not inked[depth].any(), not inked[-1].any()
+        stands_apart, opposite_clear = not side[depth].any(), not side[-1].any()
         if not (stands_apart or opposite_clear):
             continue
         if out is ink:
             out = ink.copy()
         np.rot90(out, turns)[:depth] = 0.0
-    return out if (out > floor).any() else ink
+        side[:depth] = False
+    return out if inked.any() else ink
 
 
 def _connected(seeds, mask):
