@@ -34,6 +34,8 @@ FRAME_SHARE = 0.9
 MAX_FRAME = 0.1
 # ... in an image of which at least MIN_PAPER is paper (a thick digit cropped to its ink is half ink).
 MIN_PAPER = 0.6
+# The paper plane of that test is fitted to about this many pixels (every step-th row and column).
+FRAME_SAMPLE = 5_000
 # Ink fainter than NOISE_LEVEL of the contrast, or than NOISE_SIGMAS standard deviations of the paper's
 # noise, is noise ...
 NOISE_LEVEL = 0.1
@@ -212,7 +214,7 @@ def _trim_frame(gray):
     np.ndarray, (h, w) float: ``gray`` itself, or the part inside the frame.
     """
     height, width = gray.shape
-    step = max(1, int(np.sqrt(gray.size / 100_000)))       # fit to at most ~100k pixels
+    step = max(1, round(np.sqrt(gray.size / FRAME_SAMPLE)))       # a plane needs no more
     sample = gray[::step, ::step]
     median = np.median(sample)
     darkest, brightest = gray.min(), gray.max()
