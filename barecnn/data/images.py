@@ -34,8 +34,6 @@ FRAME_SHARE = 0.9
 MAX_FRAME = 0.1
 # ... in an image of which at least MIN_PAPER is paper (a thick digit cropped to its ink is half ink).
 MIN_PAPER = 0.6
-# The paper plane of that test is fitted to about this many pixels (every step-th row and column).
-FRAME_SAMPLE = 5_000
 # Ink fainter than NOISE_LEVEL of the contrast, or than NOISE_SIGMAS standard deviations of the paper's
 # noise, is noise ...
 NOISE_LEVEL = 0.1
@@ -43,6 +41,9 @@ NOISE_SIGMAS = 4.0
 # ... but the threshold is never more than half the ink's contrast: a digit cropped to a few pixels'
 # width has too little paper to measure its noise on, and what passes for paper is half ink.
 MAX_NOISE_LEVEL = 0.5
+# A paper plane is fitted to at most about this many pixels (evenly spread): a 12 MP photo's border
+# has 800,000, and fitting them all took half of its preparation time.
+PLANE_SAMPLE = 5_000
 # Strokes thinner than this, in pixels of the 28x28 result, are widened to it: about MNIST's 10th
 # percentile. MNIST's digits upscaled 4x and measured by `_measure_stroke_width` the way a user's
 # image is: median 2.6 px, 10th percentile 1.9, 90th 3.5.
@@ -214,7 +215,7 @@ def _trim_frame(gray):
     np.ndarray, (h, w) float: ``gray`` itself, or the part inside the frame.
     """
     height, width = gray.shape
-    step = max(1, round(np.sqrt(gray.size / FRAME_SAMPLE)))       # a plane needs no more
+    step = max(1, round(np.sqrt(gray.size / PLANE_SAMPLE)))       # a plane needs no more
     sample = gray[::step, ::step]
     median = np.median(sample)
     darkest, brightest = gray.min(), gray.max()
@@ -295,7 +296,8 @@ def _ink_map(gray, invert):
 
 def _fit_paper(gray, border_mask):
     """Fit ``a + b*row + c*col`` to the paper at the border of an (H, W) image in which ink is
-    brighter than paper (already inverted) (see ``_fit_plane``).
+    brighter than paper (already inverted), on at most about ``PLANE_SAMPLE`` of the border's
+    pixels, evenly spread (see ``_fit_plane``).
 
     Returns
     -------
@@ -307,6 +309,8 @@ def _fit_paper(gray, border_mask):
     """
     height, width = gray.shape
     rows, cols = np.nonzero(border_mask)
+    step = max(1, rows.size // PLANE_SAMPLE)
+    rows, cols = rows[::step], cols[::step]
     plane, noise_sigma = _fit_plane(gray[rows, cols], rows, cols, gray.shape)
     return plane(np.arange(height)[:, None], np.arange(width)[None, :]), noise_sigma
 
