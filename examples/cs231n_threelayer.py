@@ -6,14 +6,15 @@ far easier).
     python examples/cs231n_threelayer.py
 """
 import numpy as np
-from _common import run_experiment, seeds_from_command_line
+from _common import command_line, limited, run_experiment
 
 from barecnn.train import Split, TrainConfig, Trainer, evaluate, split_dataset
 from barecnn.data import load_dataset
 
+options = command_line(seeds=1)
 print("== overfit 100 samples (Adam 1e-3, batch 50, 15 epochs, no regularisation)")
 data = load_dataset("mnist")
-train, val, _ = split_dataset(data, 1000, np.random.default_rng(0))
+train, val, _ = split_dataset(data, limited(1000, options.limit), np.random.default_rng(0))
 small = Split(train.images[:100], train.labels[:100])
 trainer = Trainer.create(TrainConfig(model="threelayer", epochs=15, batch_size=50, optimizer="adam", lr=1e-3),
                          small, val, out_dir=None, progress=False, log=lambda message: None)
@@ -28,4 +29,4 @@ run_experiment(
     TrainConfig(model="threelayer", epochs=1, batch_size=50, optimizer="adam", lr=1e-3, val_size=5000),
     tutorial_result="cs231n expects more than 40% accuracy after one epoch on CIFAR-10",
     explanation="MNIST digits are much easier than CIFAR-10 photos, so one epoch reaches ~98% here.",
-    seeds=seeds_from_command_line(1))
+    options=options)

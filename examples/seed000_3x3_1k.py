@@ -3,7 +3,7 @@
 
     python examples/seed000_3x3_1k.py
 """
-from _common import run_experiment, seeds_from_command_line
+from _common import command_line, run_experiment
 
 from barecnn.train import TrainConfig
 
@@ -14,4 +14,4 @@ run_experiment(
     explanation="same network, initialisation, learning rate and batch size. With only 1,000 training "
                 "images the result swings by several points with the initialisation and the subset (see the "
                 "spread over seeds); the tutorial shows one run on the first 1,000 images of each set.",
-    train_size=1000, test_size=1000, seeds=seeds_from_command_line(5))
+    train_size=1000, test_size=1000, options=command_line(seeds=5))

@@ -3,7 +3,7 @@ of MNIST's training images (Keras reports 97.4% test accuracy).
 
     python examples/seed000_keras_full.py
 """
-from _common import run_experiment, seeds_from_command_line
+from _common import command_line, run_experiment
 
 from barecnn.train import TrainConfig
 
@@ -19,4 +19,4 @@ run_experiment(
                 "20 runs at 97.4% or more; benchmarks/tutorial_checks.py keras-twin --seeds 20), and "
                 "barecnn's 20 runs average 97.13% (96.56-97.44%), within the noise of it; the initialisation "
                 "makes no difference (tutorial_checks.py init: 96.76% vs 96.75% on a validation split).",
-    seeds=seeds_from_command_line(3))
+    options=command_line(seeds=3))

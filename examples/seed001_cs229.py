@@ -3,7 +3,7 @@ lr 1e-2, batch 16, 400 batches, with a 400-sample dev split.
 
     python examples/seed001_cs229.py
 """
-from _common import run_experiment, seeds_from_command_line
+from _common import command_line, run_experiment
 
 from barecnn.train import TrainConfig
 
@@ -13,4 +13,4 @@ run_experiment(
     tutorial_result="the tutorial reports dev-set accuracy while it trains; no final test figure is quoted for it",
     explanation="400 batches of 16 is only 6,400 images seen once, and two 4x4 filters pooled to 50 features "
                 "is a tiny model, so roughly 80% is what this network reaches in that budget.",
-    train_size=400 * 16, seeds=seeds_from_command_line(5))
+    train_size=400 * 16, options=command_line(seeds=5))

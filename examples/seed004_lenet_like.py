@@ -4,7 +4,7 @@ after 20 minutes).
 
     python examples/seed004_lenet_like.py
 """
-from _common import run_experiment, seeds_from_command_line
+from _common import command_line, run_experiment
 
 from barecnn.train import TrainConfig
 
@@ -17,4 +17,4 @@ run_experiment(
                 "from Python loops, ours from im2col + BLAS. The input is x/255 - 0.5: batch 4 with momentum 0.9 "
                 "diverges or stalls on standardised pixels in some seeds (82.8% mean validation accuracy against "
                 "93.4%, benchmarks/tutorial_checks.py). The tutorial reports a single run; the seeds show the spread.",
-    train_size=2000 * 4, seeds=seeds_from_command_line(5))
+    train_size=2000 * 4, options=command_line(seeds=5))
