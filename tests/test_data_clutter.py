@@ -72,13 +72,20 @@ def test_pen_along_a_fainter_line_keeps_most_of_its_strength():
     assert cleaned[60:62, 50:150].min() >= 0.6
 
 
-def test_tightly_cropped_digits_are_left_alone():
-    """A 7 cropped to its bar, and a '1' cropped to its height, run from edge to edge like printed
-    lines; they are the digit, and stay."""
+def tightly_cropped_seven():
+    """(60, 50) ink: a 7 cropped to its ink, its bar from edge to edge, its stem joining the bar and
+    running to the bottom edge."""
     seven_bar = np.zeros((60, 50))
     seven_bar[:5, :] = 1.0
     for row in range(5, 60):
         seven_bar[row, max(0, 45 - row * 3 // 4): 50 - row * 3 // 4] = 1.0
+    return seven_bar
+
+
+def test_tightly_cropped_digits_are_left_alone():
+    """A 7 cropped to its bar, and a '1' cropped to its height, run from edge to edge like printed
+    lines; they are the digit, and stay."""
+    seven_bar = tightly_cropped_seven()
     assert remove_ruled_lines(seven_bar, 0.1) is seven_bar
     one = np.zeros((300, 300))
     one[:, 148:151] = 1.0
@@ -132,8 +139,8 @@ def seven_near_the_edge(band, stem_end):
     (np.s_[:20], (90, 199)),             # the table apart, the stem running off the opposite edge
 ], ids=["touching", "opposite-edge"])
 def test_table_band_along_a_side_is_cut_even_next_to_the_digit(band, stem_end):
-    """remove_edge_clutter keeps what is connected to the digit, or when the digit touches the frame
-    as well; a band along the whole side is the table all the same."""
+    """remove_edge_clutter keeps what is connected to the digit, and everything when the digit
+    touches the frame too; a band along the whole of a side is the table all the same."""
     with_table, without = seven_near_the_edge(band, stem_end)
     cleaned, plain = load_digit_image(with_table), load_digit_image(without)
     assert correlation(cleaned, plain) > 0.9
@@ -142,10 +149,7 @@ def test_table_band_along_a_side_is_cut_even_next_to_the_digit(band, stem_end):
 
 def test_tightly_cropped_sevens_bar_is_not_a_band():
     """The bar runs from edge to edge, but its stem joins it and reaches the opposite side."""
-    seven_bar = np.zeros((60, 50))
-    seven_bar[:5, :] = 1.0
-    for row in range(5, 60):
-        seven_bar[row, max(0, 45 - row * 3 // 4): 50 - row * 3 // 4] = 1.0
+    seven_bar = tightly_cropped_seven()
     assert remove_edge_band(seven_bar, 0.1) is seven_bar
 
 
