@@ -124,27 +124,39 @@ def test_table_beyond_the_page_is_not_part_of_the_digit(side):
     np.testing.assert_array_equal(load_digit_image(page), load_digit_image(seven()))
 
 
-def seven_near_the_edge(band, stem_end):
-    """The 7 of ``seven()`` with its stem ending at ``stem_end`` (x, y), the table (level 60) covering
-    the rows ``band`` of the page."""
+def seven_near_the_edge(bands, stem_end, table=60):
+    """The 7 of ``seven()`` with its stem ending at ``stem_end`` (x, y), the table (level ``table``)
+    covering the ``bands`` (index expressions) of the page."""
     page = Image.new("L", (200, 200), PAPER)
     ImageDraw.Draw(page).line([(60, 50), (140, 50), stem_end], fill=PEN, width=9, joint="curve")
     pixels = np.asarray(page, dtype=np.uint8).copy()
-    pixels[band] = 60
+    for band in bands:
+        pixels[band] = table
     return pixels, np.asarray(page, dtype=np.uint8)
 
 
-@pytest.mark.parametrize("band, stem_end", [
-    (np.s_[-30:], (90, 175)),            # the stem runs into the table: one piece with it
-    (np.s_[:20], (90, 199)),             # the table apart, the stem running off the opposite edge
+@pytest.mark.parametrize("bands, stem_end, table", [
+    ([np.s_[-30:]], (90, 175), 60),                  # the stem runs into the table: one piece with it
+    ([np.s_[:20]], (90, 199), 60),                   # the table apart, the stem running off the opposite edge
 ], ids=["touching", "opposite-edge"])
-def test_table_band_along_a_side_is_cut_even_next_to_the_digit(band, stem_end):
+def test_table_band_along_a_side_is_cut_even_next_to_the_digit(bands, stem_end, table):
     """remove_edge_clutter keeps what is connected to the digit, and everything when the digit
     touches the frame too; a band along the whole of a side is the table all the same."""
-    with_table, without = seven_near_the_edge(band, stem_end)
+    with_table, without = seven_near_the_edge(bands, stem_end, table)
     cleaned, plain = load_digit_image(with_table), load_digit_image(without)
     assert correlation(cleaned, plain) > 0.9
     np.testing.assert_array_equal(cleaned.any(axis=1), plain.any(axis=1))
+
+
+def test_table_along_two_sides_is_cut_where_the_digit_touches_one():
+    """A page's corner: each band is judged between the other's lines (the line after the bottom
+    band and the top line both cross the left band)."""
+    ink = np.zeros((100, 100))
+    ink[85:, :] = ink[:, :12] = 0.6                  # the table below and to the left
+    ink[20:85, 50:56] = 1.0                          # the digit, a '1' standing on the table
+    cleaned = remove_edge_band(ink, 0.1)
+    assert cleaned[85:].max() == 0 and cleaned[:, :12].max() == 0
+    np.testing.assert_array_equal(cleaned[:85, 12:], ink[:85, 12:])
 
 
 def test_tightly_cropped_sevens_bar_is_not_a_band():

@@ -145,9 +145,10 @@ def remove_edge_band(ink, floor):
     A band is the run of lines from the edge inwards, each inked along at least ``BAND_COVERAGE``
     of its length, at most ``MAX_BAND`` of the image deep. It is cut (even where the digit touches
     it: ``remove_edge_clutter`` keeps all that is connected to the digit) when it stands apart from
-    the rest of the ink (the line after it is blank) or the opposite side is clear of ink. A 7's bar
-    runs from edge to edge in a tightly cropped digit too, but its stem joins it and reaches the
-    opposite side.
+    the rest of the ink (the line after it is blank) or the opposite side is clear of ink, both
+    judged between the bands of the neighbouring sides (a page's corner shows the table along two
+    sides). A 7's bar runs from edge to edge in a tightly cropped digit too, but its stem joins it
+    and reaches the opposite side.
 
     Parameters
     ----------
@@ -160,20 +161,28 @@ def remove_edge_band(ink, floor):
     np.ndarray, (H, W) float in 0..1
         A new map without the band(s), or ``ink`` itself when there is none, or nothing else.
     """
-    out, inked = ink, ink > floor
-    for turns in range(4):
-        side = np.rot90(inked, turns)                      # a view: the side looked at is its row 0
-        depth = int(np.argmin(side.mean(axis=1) >= BAND_COVERAGE))    # 0 also when every line is full
-        if depth == 0 or depth > MAX_BAND * side.shape[0]:
-            continue
-        stands_apart, opposite_clear = not side[depth].any(), not side[-1].any()
-        if not (stands_apart or opposite_clear):
-            continue
-        if out is ink:
-            out = ink.copy()
+    inked = ink > floor
+    sides = [np.rot90(inked, turns) for turns in range(4)]      # top, right, bottom, left as row 0
+    depths = [_band_depth(side) for side in sides]
+    cut = []
+    for turns, (side, depth) in enumerate(zip(sides, depths)):
+        # The side's own columns 0 and -1 are the sides turns - 1 and turns + 1.
+        between = slice(depths[(turns - 1) % 4], side.shape[1] - depths[(turns + 1) % 4])
+        if depth and not (side[depth, between].any() and side[-1, between].any()):
+            cut.append((turns, depth))
+    if not cut:
+        return ink
+    out = ink.copy()
+    for turns, depth in cut:
         np.rot90(out, turns)[:depth] = 0.0
-        side[:depth] = False
-    return out if inked.any() else ink
+    return out if (out > floor).any() else ink
+
+
+def _band_depth(side):
+    """How many lines from row 0 of an (h, w) mask form a band (see ``remove_edge_band``); 0 if
+    none, or if it would be deeper than ``MAX_BAND``."""
+    depth = int(np.argmin(side.mean(axis=1) >= BAND_COVERAGE))    # 0 also when every line is full
+    return depth if depth <= MAX_BAND * side.shape[0] else 0
 
 
 def _connected(seeds, mask):
