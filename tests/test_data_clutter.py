@@ -6,7 +6,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from barecnn.data import load_digit_image
-from barecnn.data.clutter import remove_edge_band, remove_edge_clutter, remove_ruled_lines
+from barecnn.data.clutter import remove_edge_clutter, remove_ruled_lines
+from barecnn.data.images import _trim_edge_bands
 
 PAPER, PRINT, PEN = 235, 175, 30
 
@@ -138,7 +139,8 @@ def seven_near_the_edge(bands, stem_end, table=60):
 @pytest.mark.parametrize("bands, stem_end, table", [
     ([np.s_[-30:]], (90, 175), 60),                  # the stem runs into the table: one piece with it
     ([np.s_[:20]], (90, 199), 60),                   # the table apart, the stem running off the opposite edge
-], ids=["touching", "opposite-edge"])
+    ([np.s_[-30:], np.s_[:, :25]], (90, 175), 60),   # a page's corner: the table along two sides, half the border
+], ids=["touching", "opposite-edge", "corner"])
 def test_table_band_along_a_side_is_cut_even_next_to_the_digit(bands, stem_end, table):
     """remove_edge_clutter keeps what is connected to the digit, and everything when the digit
     touches the frame too; a band along the whole of a side is the table all the same."""
@@ -151,18 +153,16 @@ def test_table_band_along_a_side_is_cut_even_next_to_the_digit(bands, stem_end, 
 def test_table_along_two_sides_is_cut_where_the_digit_touches_one():
     """A page's corner: each band is judged between the other's lines (the line after the bottom
     band and the top line both cross the left band)."""
-    ink = np.zeros((100, 100))
-    ink[85:, :] = ink[:, :12] = 0.6                  # the table below and to the left
-    ink[20:85, 50:56] = 1.0                          # the digit, a '1' standing on the table
-    cleaned = remove_edge_band(ink, 0.1)
-    assert cleaned[85:].max() == 0 and cleaned[:, :12].max() == 0
-    np.testing.assert_array_equal(cleaned[:85, 12:], ink[:85, 12:])
+    gray = np.full((100, 100), float(PAPER))
+    gray[85:, :] = gray[:, :12] = 60.0               # the table below and to the left
+    gray[20:85, 50:56] = PEN                         # the digit, a '1' standing on the table
+    np.testing.assert_array_equal(_trim_edge_bands(gray), gray[:85, 12:])
 
 
 def test_tightly_cropped_sevens_bar_is_not_a_band():
     """The bar runs from edge to edge, but its stem joins it and reaches the opposite side."""
-    seven_bar = tightly_cropped_seven()
-    assert remove_edge_band(seven_bar, 0.1) is seven_bar
+    seven = PAPER - (PAPER - PEN) * tightly_cropped_seven()
+    assert _trim_edge_bands(seven) is seven
 
 
 def test_part_of_the_neighbouring_digit_is_cut_away():
@@ -264,21 +264,24 @@ def test_box_cropped_along_its_lines_is_trimmed_on_a_page_lit_from_one_side():
 
 def test_digit_touching_every_edge_is_not_trimmed():
     """A digit cropped to its ink touches each edge only in places: nothing is trimmed."""
-    from barecnn.data.images import _trim_frame
-
     zero = np.full((40, 30), 255.0)
     zero[:, :4] = zero[:, -4:] = 0.0                 # sides of a tall 0, edge to edge ...
     zero[:4, 6:24] = zero[-4:, 6:24] = 0.0           # ... top and bottom short of the corners
-    assert _trim_frame(zero) is zero
+    assert _trim_edge_bands(zero) is zero
 
 
 def test_thick_digit_filling_its_crop_is_not_trimmed():
     """A thick stroke scanned small, half of the crop ink: the paper's tone is in doubt, and the pale
     edges round the stroke would read as a frame against a plane fitted to the ink."""
-    from barecnn.data.images import _trim_frame
-
     page = Image.new("L", (104, 128), 255)
     ImageDraw.Draw(page).line([(14, 115), (79, 45), (84, 17), (29, 41), (34, 100)], fill=0, width=33,
                               joint="curve")
     scan = np.asarray(page.resize((13, 16), Image.Resampling.BILINEAR), dtype=np.float64)
-    assert _trim_frame(scan) is scan
+    assert _trim_edge_bands(scan) is scan
+
+
+def test_square_zero_cropped_to_its_ink_is_not_trimmed_away():
+    """All four sides are band, but nothing is inside them: they are the digit."""
+    square = np.full((40, 30), float(PAPER))
+    square[:3], square[-3:], square[:, :3], square[:, -3:] = PEN, PEN, PEN, PEN
+    assert _trim_edge_bands(square) is square

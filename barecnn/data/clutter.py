@@ -20,10 +20,7 @@ removed when nothing but lines would be left (a square 0 cropped to its ink is a
 Clutter at the edge. The frame of a photo often catches what is not the digit: the table beyond
 the page, a shadow, part of the neighbouring digit. Ink connected to the frame that stays out of
 the central box (the middle half of each side) is taken out, as long as other ink is left; a digit
-that touches the frame also reaches into the centre, and is left alone. A band along the whole of
-one side (the table, the digit written near the page's edge) is cut even where the digit touches
-it, when it stands apart from the digit or the digit leaves the opposite side clear: a tightly
-cropped 7's bar, joined to a stem that reaches the opposite side, stays.
+that touches the frame also reaches into the centre, and is left alone.
 """
 
 import numpy as np
@@ -31,10 +28,6 @@ import numpy as np
 from .transforms import grey_dilate
 
 DETECT_SIZE = 256
-# A band along a side (the table beyond the page) is inked along at least this fraction of each of
-# its lines, and at most MAX_BAND of the image deep.
-BAND_COVERAGE = 0.95
-MAX_BAND = 0.2
 MAX_TILT_DEGREES = 6.0
 # Over DETECT_SIZE pixels, a quarter of a degree drifts by 1.1 pixels: a line keeps to one or two rows.
 TILT_STEP_DEGREES = 0.25
@@ -136,53 +129,6 @@ def remove_edge_clutter(ink, floor):
     # One coarse pixel more, for the clutter's edge, but never the rest's blocks.
     doomed = _expand(grey_dilate(clutter, 1.5) & ~rest, factor, ink.shape)
     return np.where(doomed, 0.0, ink)
-
-
-def remove_edge_band(ink, floor):
-    """Take out a band of ink along the whole length of a side: the table beyond the page, which
-    the digit may touch when it was written near the page's edge.
-
-    A band is the run of lines from the edge inwards, each inked along at least ``BAND_COVERAGE``
-    of its length, at most ``MAX_BAND`` of the image deep. It is cut (even where the digit touches
-    it: ``remove_edge_clutter`` keeps all that is connected to the digit) when it stands apart from
-    the rest of the ink (the line after it is blank) or the opposite side is clear of ink, both
-    judged between the bands of the neighbouring sides (a page's corner shows the table along two
-    sides). A 7's bar runs from edge to edge in a tightly cropped digit too, but its stem joins it
-    and reaches the opposite side.
-
-    Parameters
-    ----------
-    ink : np.ndarray, (H, W) float in 0..1
-    floor : float
-        The noise threshold: ink above it counts.
-
-    Returns
-    -------
-    np.ndarray, (H, W) float in 0..1
-        A new map without the band(s), or ``ink`` itself when there is none, or nothing else.
-    """
-    inked = ink > floor
-    sides = [np.rot90(inked, turns) for turns in range(4)]      # top, right, bottom, left as row 0
-    depths = [_band_depth(side) for side in sides]
-    cut = []
-    for turns, (side, depth) in enumerate(zip(sides, depths)):
-        # The side's own columns 0 and -1 are the sides turns - 1 and turns + 1.
-        between = slice(depths[(turns - 1) % 4], side.shape[1] - depths[(turns + 1) % 4])
-        if depth and not (side[depth, between].any() and side[-1, between].any()):
-            cut.append((turns, depth))
-    if not cut:
-        return ink
-    out = ink.copy()
-    for turns, depth in cut:
-        np.rot90(out, turns)[:depth] = 0.0
-    return out if (out > floor).any() else ink
-
-
-def _band_depth(side):
-    """How many lines from row 0 of an (h, w) mask form a band (see ``remove_edge_band``); 0 if
-    none, or if it would be deeper than ``MAX_BAND``."""
-    depth = int(np.argmin(side.mean(axis=1) >= BAND_COVERAGE))    # 0 also when every line is full
-    return depth if depth <= MAX_BAND * side.shape[0] else 0
 
 
 def _connected(seeds, mask):

@@ -7,7 +7,7 @@ steps for any image Pillow can read, and widens strokes much thinner than
 MNIST's (its writers used thick pens; a ballpoint line on a large photo shrinks
 to a hairline in the 20x20 box). What a photo shows besides the digit (a
 page's printed lines, a form's box, the table at the frame's edge) is taken
-out first (``clutter.py``, ``_trim_frame``).
+out first (``_trim_edge_bands``, ``clutter.py``).
 """
 
 import warnings
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from .clutter import bounding_box, remove_edge_band, remove_edge_clutter, remove_ruled_lines
+from .clutter import bounding_box, remove_edge_clutter, remove_ruled_lines
 from .transforms import grey_dilate
 
 MAX_PIXELS = 40_000_000
@@ -28,10 +28,10 @@ BOX_SIZE = 20
 # coordinates (mean over the test set: 13.99, 14.01).
 CENTER_OF_MASS = 14.0
 MIN_CONTRAST = 16.0
-# A box drawn along the image's edges: each side's outermost line is at least FRAME_SHARE frame, and the
-# frame is at most MAX_FRAME of the image thick.
+# A band along an edge (a box cut along its lines, the table beyond the page): each of its lines is at
+# least FRAME_SHARE band, and it is at most MAX_BAND of the image deep ...
 FRAME_SHARE = 0.9
-MAX_FRAME = 0.1
+MAX_BAND = 0.2
 # ... in an image of which at least MIN_PAPER is paper (a thick digit cropped to its ink is half ink).
 MIN_PAPER = 0.6
 # Ink fainter than NOISE_LEVEL of the contrast, or than NOISE_SIGMAS standard deviations of the paper's
@@ -93,7 +93,7 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
         ``max_pixels``, or shows no ink.
     """
     image = _open_image(source, max_pixels)
-    ink = _remove_box(*_ink_map(_trim_frame(_grayscale(image)), invert))
+    ink = _remove_box(*_ink_map(_trim_edge_bands(_grayscale(image)), invert))
     digit = _fit_in_box(_widen_thin_strokes(ink, BOX_SIZE), BOX_SIZE)
     return _center_by_mass(digit, FIELD_SIZE, CENTER_OF_MASS)
 
@@ -197,55 +197,92 @@ def _composite_on_paper(rgba):
     return (on_black if light_strokes else on_white).astype(np.float64)
 
 
-def _trim_frame(gray):
-    """Cut away a box drawn along all four edges of an (H, W) image (a form's box, cropped along
-    its lines).
+def _trim_edge_bands(gray):
+    """Cut away the bands along the edges of an (H, W) image: a form's box cut along its lines (all
+    four sides), the table beyond the page (one side, or two at a page's corner).
 
-    Such a box is all the border there is, and the border is where the paper and the ink's polarity
-    are read. A side's outermost row or column is frame when at least ``FRAME_SHARE`` of it lies
-    more than a quarter of the ink's contrast (the image's median to its extreme) beyond the paper,
-    a plane fitted to the whole image (on a photo lit from one side, the frame on the bright side
-    may be no darker than the median). The frame is trimmed when all four sides start with it and
-    it ends within ``MAX_FRAME`` of the image. A digit cropped to its ink touches each edge only in
-    places; an image less than ``MIN_PAPER`` paper (a thick digit filling its crop) is left alone,
-    since against a plane fitted to its ink the pale edges round its strokes would read as frame.
+    They are cut before anything else: the border is where the paper and the ink's polarity are
+    read, and a band along two sides is half of it. A row or column is band when at least
+    ``FRAME_SHARE`` of it lies more than a quarter of the ink's contrast (the image's median to its
+    extreme) beyond the paper, a plane fitted to the whole image (on a photo lit from one side, a
+    band on the bright side may be no darker than the median). A side's band is the run of such
+    lines from its edge inwards, at most ``MAX_BAND`` of the image deep. Bands on all four sides are
+    a box, and are cut. Otherwise a side's band is cut when it stands apart from the ink inside it
+    or the opposite side is clear of ink (one of the first two lines inside the band, or inside the
+    opposite side's own band, has no ink between the neighbouring sides' bands; the first may be
+    a band's blurred edge), and only if some side without a band is clear as well: a digit cropped
+    to its ink touches every edge (the straight sides of a tall 0 run from edge to edge; a 7's bar
+    does too, but its stem joins it and reaches the opposite side). Nothing is cut when nothing
+    would be left inside (a square 0 is all band), nor in an image less than ``MIN_PAPER`` paper (a
+    thick digit filling its crop: against a plane fitted to its ink, the pale edges round its
+    strokes would read as band).
 
     Returns
     -------
-    np.ndarray, (h, w) float: ``gray`` itself, or the part inside the frame.
+    np.ndarray, (h, w) float: ``gray`` itself, or the part inside the bands.
     """
     height, width = gray.shape
     step = max(1, round(np.sqrt(gray.size / PLANE_SAMPLE)))       # a plane needs no more
-    sample = gray[::step, ::step]
+    rows, cols = np.mgrid[0:height:step, 0:width:step]
+    ink_at = _ink_against_paper(gray, rows, cols)
+    if ink_at is None or np.mean(ink_at(rows, cols)) > 1.0 - MIN_PAPER:
+        return gray          # not mostly paper: the polarity is in doubt (a thick digit filling its crop)
+
+    def inked(side, k):
+        """Which pixels of the k-th line in from a side (0 top, 1 right, 2 bottom, 3 left) are ink;
+        rows run left to right, columns top to bottom."""
+        if side in (0, 2):
+            return ink_at(k if side == 0 else height - 1 - k, np.arange(width))
+        return ink_at(np.arange(height), width - 1 - k if side == 1 else k)
+
+    max_depth = int(MAX_BAND * min(height, width))
+
+    def depth(side):
+        for k in range(max_depth + 1):
+            if np.mean(inked(side, k)) < FRAME_SHARE:
+                return k
+        return 0                                          # deeper than MAX_BAND: not a band
+
+    depths = [depth(side) for side in range(4)]
+
+    def clear_inside(side):
+        """Whether one of the first two lines inside a side's band (the first may be its blurred
+        edge) is free of ink between the neighbouring sides' bands (and their blurred edges)."""
+        first, last = (3, 1) if side in (0, 2) else (0, 2)      # the sides a row / column runs from, to
+        start, stop = (depths[first] and depths[first] + 1), (depths[last] and depths[last] + 1)
+        return any(not inked(side, k)[start:-stop or None].any() for k in (depths[side], depths[side] + 1))
+
+    if all(depths):
+        cut = depths                                      # a box cut along its lines
+    elif any(clear_inside(side) for side in range(4) if not depths[side]):
+        cut = [d if d and (clear_inside(side) or clear_inside((side + 2) % 4)) else 0
+               for side, d in enumerate(depths)]
+    else:
+        return gray                                       # ink on every edge: a tightly cropped digit
+    top, right, bottom, left = cut
+    if not any(cut) or not ink_at(*np.mgrid[top:height - bottom:step, left:width - right:step]).any():
+        return gray                                       # nothing inside: the bands are the digit (a square 0)
+    return gray[top:height - bottom, left:width - right]
+
+
+def _ink_against_paper(gray, rows, cols):
+    """Tell ink from paper in an (H, W) image, the paper a plane fitted to the pixels at (``rows``,
+    ``cols``), most of which are paper.
+
+    Returns
+    -------
+    callable (rows, cols) -> bool array: whether the pixels there lie more than a quarter of the
+    ink's contrast (the image's median to its extreme) beyond the paper; None for a flat image.
+    """
+    sample = gray[rows, cols]
     median = np.median(sample)
     darkest, brightest = gray.min(), gray.max()
     towards_ink = np.sign((darkest + brightest) / 2.0 - median)
     if towards_ink == 0:
-        return gray
+        return None
     well_off = max(brightest - median, median - darkest) / 4.0
-    rows, cols = np.mgrid[0:height:step, 0:width:step]
     plane, _ = _fit_plane(towards_ink * sample.ravel(), rows.ravel(), cols.ravel(), gray.shape)
-    if np.mean(towards_ink * sample - plane(rows, cols) > well_off) > 1.0 - MIN_PAPER:
-        return gray          # not mostly paper: the polarity is in doubt (a thick digit filling its crop)
-
-    def is_frame(line, rows, cols):
-        return np.mean(towards_ink * line - plane(rows, cols) > well_off) >= FRAME_SHARE
-
-    def is_frame_at(depth):
-        top, left, bottom, right = depth, depth, height - 1 - depth, width - 1 - depth
-        across, down = np.arange(left, right + 1), np.arange(top, bottom + 1)
-        return all(is_frame(*side) for side in ((gray[top, left:right + 1], top, across),
-                                                 (gray[bottom, left:right + 1], bottom, across),
-                                                 (gray[top:bottom + 1, left], down, left),
-                                                 (gray[top:bottom + 1, right], down, right)))
-
-    max_depth = int(MAX_FRAME * min(height, width))
-    depth = 0
-    while depth <= max_depth and is_frame_at(depth):
-        depth += 1
-    if depth == 0 or depth > max_depth:
-        return gray
-    return gray[depth:height - depth, depth:width - depth]
+    return lambda at_rows, at_cols: towards_ink * gray[at_rows, at_cols] - plane(at_rows, at_cols) > well_off
 
 
 def _ink_map(gray, invert):
@@ -290,7 +327,7 @@ def _ink_map(gray, invert):
     ink = remove_ruled_lines(np.clip(above_paper / contrast, 0.0, 1.0), floor)
     ink[ink < floor] = 0.0
     ink[_isolated(ink > 0)] = 0.0
-    ink = remove_edge_clutter(remove_edge_band(ink, floor), floor)
+    ink = remove_edge_clutter(ink, floor)
     return ink, floor
 
 
