@@ -13,6 +13,7 @@ file on digits that differ from MNIST the way users' digits do, every one of the
 * ``ruled`` / ``squared``: the photo taken of a page of a ruled / squared exercise book, its faint
   printed lines tilted with the page by up to 4 degrees;
 * ``edge``: the photo taken a little beyond the page, the dark table showing along one side;
+* ``corner``: the photo taken beyond a page's corner, the table along two adjacent sides;
 * ``boxed``: the photo of a form: a 2 px box drawn round the digit's field, 20 px of paper round it;
 * ``box-cut``: the same box, the photo cut along its outer edge (a form's boxes cut apart);
 * ``tight``: the digit cropped to its ink and scanned small, 16 px on its longer side (USPS's
@@ -47,8 +48,8 @@ from barecnn.data.transforms import grey_dilate  # noqa: E402
 from barecnn.train import Split, split_dataset  # noqa: E402
 
 UPSCALE = 4
-SETS = ("val", "thin-pen", "thick-pen", "photo", "thin-photo", "ruled", "squared", "edge", "boxed", "box-cut", "tight",
-        "uci")
+SETS = ("val", "thin-pen", "thick-pen", "photo", "thin-photo", "ruled", "squared", "edge", "boxed", "box-cut", "corner",
+        "tight", "uci")
 TIGHT_SIZE = 16
 
 
@@ -108,6 +109,18 @@ def table_edge(pages: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         width, level = rng.integers(4, 9), rng.uniform(30, 90)
         top, bottom, left, right = np.s_[:width], np.s_[-width:], np.s_[:, :width], np.s_[:, -width:]
         page[(top, bottom, left, right)[rng.integers(4)]] = level
+    return pages
+
+
+def table_corner(pages: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The photo taken beyond a page's corner: the table (levels 30-90) along two adjacent sides, each
+    4-8 px wide at 4x size."""
+    pages = pages.copy()
+    for page in pages:
+        level = rng.uniform(30, 90)
+        across, down = rng.integers(4, 9, size=2)
+        page[(np.s_[:across], np.s_[-across:])[rng.integers(2)]] = level
+        page[(np.s_[:, :down], np.s_[:, -down:])[rng.integers(2)]] = level
     return pages
 
 
@@ -185,14 +198,15 @@ def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
     # each later set has its own, so that it can be built alone.
     rng = np.random.default_rng(1234)
     own = {name: np.random.default_rng([1234, SETS.index(name)])
-           for name in ("ruled", "squared", "edge", "boxed", "box-cut")}
+           for name in ("ruled", "squared", "edge", "boxed", "box-cut", "corner")}
     redraw = {"thin-pen": thin_pen, "thick-pen": thick_pen, "photo": lambda ink: photo(ink, rng),
               "thin-photo": lambda ink: photo(thin_pen(ink), rng),
               "ruled": lambda ink: photo(lined_paper(ink, own["ruled"], squared=False), own["ruled"]),
               "squared": lambda ink: photo(lined_paper(ink, own["squared"], squared=True), own["squared"]),
               "edge": lambda ink: table_edge(photo(ink, own["edge"]), own["edge"]),
               "boxed": lambda ink: photo(boxed(ink), own["boxed"]),
-              "box-cut": lambda ink: photo(boxed(ink, paper=2), own["box-cut"])}
+              "box-cut": lambda ink: photo(boxed(ink, paper=2), own["box-cut"]),
+              "corner": lambda ink: table_corner(photo(ink, own["corner"]), own["corner"])}
     sets = {}
     for name in names:
         if name == "val":
