@@ -56,16 +56,17 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
     """Load an image of one digit and turn it into an MNIST-style 28x28 image.
 
     Steps: convert to 8-bit grayscale (transparent areas count as paper:
-    white, or black under light strokes); trim a box drawn along all four
-    edges; make the ink bright on a 0 background, inverting dark-on-light
-    images; subtract the paper (a plane fitted to the border) and drop faint
-    noise; take out the printed lines of ruled or squared paper and clutter
-    at the frame's edge (``clutter``: the table beyond the page, part of a
-    neighbouring digit); crop to the ink, take out a box drawn round the
-    digit, and crop again; widen strokes that would end up thinner than
-    ``MIN_STROKE_WIDTH`` pixels (a thin pen photographed large); scale to fit
-    20x20 keeping the aspect ratio; stretch the brightest ink to 255; paste
-    into 28x28 with the centre of mass at (14, 14).
+    white, or black under light strokes); cut away bands along the edges (a
+    box cut along its lines, the table beyond the page); make the ink bright
+    on a 0 background, inverting dark-on-light images; subtract the paper (a
+    plane fitted to the border) and drop faint noise; take out the printed
+    lines of ruled or squared paper and clutter at the frame's edge
+    (``clutter``: part of a neighbouring digit); crop to the ink, take out a
+    box drawn round the digit, and crop again; widen strokes that would end
+    up thinner than ``MIN_STROKE_WIDTH`` pixels (a thin pen photographed
+    large); scale to fit 20x20 keeping the aspect ratio; stretch the
+    brightest ink to 255; paste into 28x28 with the centre of mass at
+    (14, 14).
 
     Parameters
     ----------
