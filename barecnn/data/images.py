@@ -228,42 +228,50 @@ def _trim_edge_bands(gray):
     ink_at = _ink_against_paper(gray, rows, cols)
     if ink_at is None or np.mean(ink_at(rows, cols)) > 1.0 - MIN_PAPER:
         return gray          # not mostly paper: the polarity is in doubt (a thick digit filling its crop)
-
-    def inked(side, k):
-        """Which pixels of the k-th line in from a side (0 top, 1 right, 2 bottom, 3 left) are ink;
-        rows run left to right, columns top to bottom."""
-        if side in (0, 2):
-            return ink_at(k if side == 0 else height - 1 - k, np.arange(width))
-        return ink_at(np.arange(height), width - 1 - k if side == 1 else k)
-
-    max_depth = int(MAX_BAND * min(height, width))
-
-    def depth(side):
-        for k in range(max_depth + 1):
-            if np.mean(inked(side, k)) < FRAME_SHARE:
-                return k
-        return 0                                          # deeper than MAX_BAND: not a band
-
-    depths = [depth(side) for side in range(4)]
-
-    def clear_inside(side):
-        """Whether one of the first two lines inside a side's band (the first may be its blurred
-        edge) is free of ink between the neighbouring sides' bands (and their blurred edges)."""
-        first, last = (3, 1) if side in (0, 2) else (0, 2)      # the sides a row / column runs from, to
-        start, stop = (depths[first] and depths[first] + 1), (depths[last] and depths[last] + 1)
-        return any(not inked(side, k)[start:-stop or None].any() for k in (depths[side], depths[side] + 1))
-
-    if all(depths):
-        cut = depths                                      # a box cut along its lines
-    elif any(clear_inside(side) for side in range(4) if not depths[side]):
-        cut = [d if d and (clear_inside(side) or clear_inside((side + 2) % 4)) else 0
-               for side, d in enumerate(depths)]
-    else:
-        return gray                                       # ink on every edge: a tightly cropped digit
-    top, right, bottom, left = cut
-    if not any(cut) or not ink_at(*np.mgrid[top:height - bottom:step, left:width - right:step]).any():
-        return gray                                       # nothing inside: the bands are the digit (a square 0)
+    top, right, bottom, left = _bands_to_cut(ink_at, gray.shape)
+    if not any((top, right, bottom, left)) or not ink_at(
+            *np.mgrid[top:height - bottom:step, left:width - right:step]).any():
+        return gray          # no band, or nothing inside: the bands are the digit (a square 0)
     return gray[top:height - bottom, left:width - right]
+
+
+def _bands_to_cut(ink_at, shape):
+    """How many lines to cut from each side (top, right, bottom, left) of an image of ``shape``,
+    ``ink_at(rows, cols)`` telling ink from paper (see ``_trim_edge_bands``)."""
+    depths = [_band_depth(ink_at, shape, side) for side in range(4)]
+    if all(depths):
+        return depths                                     # a box cut along its lines
+    clear = [_clear_inside(ink_at, shape, depths, side) for side in range(4)]
+    if not any(clear[side] for side in range(4) if not depths[side]):
+        return [0, 0, 0, 0]                               # ink on every edge: a tightly cropped digit
+    return [d if d and (clear[side] or clear[(side + 2) % 4]) else 0 for side, d in enumerate(depths)]
+
+
+def _edge_line(ink_at, shape, side, k):
+    """Which pixels of the k-th line in from a side (0 top, 1 right, 2 bottom, 3 left) of an image
+    of ``shape`` are ink; rows run left to right, columns top to bottom."""
+    height, width = shape
+    if side in (0, 2):
+        return ink_at(k if side == 0 else height - 1 - k, np.arange(width))
+    return ink_at(np.arange(height), width - 1 - k if side == 1 else k)
+
+
+def _band_depth(ink_at, shape, side):
+    """The number of lines from a side's edge that are each at least ``FRAME_SHARE`` ink; 0 when
+    none is, or when the band would be deeper than ``MAX_BAND`` of the image."""
+    for k in range(int(MAX_BAND * min(shape)) + 1):
+        if np.mean(_edge_line(ink_at, shape, side, k)) < FRAME_SHARE:
+            return k
+    return 0
+
+
+def _clear_inside(ink_at, shape, depths, side):
+    """Whether one of the first two lines inside a side's band (the first may be its blurred edge)
+    is free of ink between the neighbouring sides' bands (and their blurred edges)."""
+    first, last = (3, 1) if side in (0, 2) else (0, 2)          # the sides a row / column runs from, to
+    start, stop = (depths[first] and depths[first] + 1), (depths[last] and depths[last] + 1)
+    return any(not _edge_line(ink_at, shape, side, k)[start:-stop or None].any()
+               for k in (depths[side], depths[side] + 1))
 
 
 def _ink_against_paper(gray, rows, cols):
