@@ -101,14 +101,19 @@ def lined_paper(ink: np.ndarray, rng: np.random.Generator, squared: bool) -> np.
     return out
 
 
+def strip(side: str, width: int):
+    """The index expression of the ``width`` px along one side ("top", "bottom", "left", "right")."""
+    return {"top": np.s_[:width], "bottom": np.s_[-width:], "left": np.s_[:, :width],
+            "right": np.s_[:, -width:]}[side]
+
+
 def table_edge(pages: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The photo taken a little beyond the page: a dark band (the table, levels 30-90) 4-8 px wide
     along one side, at 4x size, clear of the digit (MNIST's margins are wider)."""
     pages = pages.copy()
     for page in pages:
         width, level = rng.integers(4, 9), rng.uniform(30, 90)
-        top, bottom, left, right = np.s_[:width], np.s_[-width:], np.s_[:, :width], np.s_[:, -width:]
-        page[(top, bottom, left, right)[rng.integers(4)]] = level
+        page[strip(("top", "bottom", "left", "right")[rng.integers(4)], width)] = level
     return pages
 
 
@@ -119,8 +124,8 @@ def table_corner(pages: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     for page in pages:
         level = rng.uniform(30, 90)
         across, down = rng.integers(4, 9, size=2)
-        page[(np.s_[:across], np.s_[-across:])[rng.integers(2)]] = level
-        page[(np.s_[:, :down], np.s_[:, -down:])[rng.integers(2)]] = level
+        page[strip(("top", "bottom")[rng.integers(2)], across)] = level
+        page[strip(("left", "right")[rng.integers(2)], down)] = level
     return pages
 
 

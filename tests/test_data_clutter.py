@@ -22,14 +22,14 @@ def draw_lines(draw, size, spacing, degrees, vertical, level=PRINT, width=2):
             draw.line([(0, offset), (size, offset + slope * size)], fill=level, width=width)
 
 
-def seven(lines=(), size=200, pen=PEN, pen_width=9):
-    """A '7' (a bar and a slanted stem) in the middle of a page, over ``lines``:
-    [(spacing, degrees, vertical, level), ...]."""
+def seven(lines=(), size=200, pen=PEN, pen_width=9, stem_end=(90, 150)):
+    """A '7' (a bar and a slanted stem ending at ``stem_end``, (x, y)) in the middle of a page, over
+    ``lines``: [(spacing, degrees, vertical, level), ...]."""
     page = Image.new("L", (size, size), PAPER)
     draw = ImageDraw.Draw(page)
     for spacing, degrees, vertical, level in lines:
         draw_lines(draw, size, spacing, degrees, vertical, level)
-    draw.line([(60, 50), (140, 50), (90, 150)], fill=pen, width=pen_width, joint="curve")
+    draw.line([(60, 50), (140, 50), stem_end], fill=pen, width=pen_width, joint="curve")
     return page
 
 
@@ -126,14 +126,13 @@ def test_table_beyond_the_page_is_not_part_of_the_digit(side):
 
 
 def seven_near_the_edge(bands, stem_end):
-    """The 7 of ``seven()`` with its stem ending at ``stem_end`` (x, y), the table (level 60) covering
-    the ``bands`` (index expressions) of the page."""
-    page = Image.new("L", (200, 200), PAPER)
-    ImageDraw.Draw(page).line([(60, 50), (140, 50), stem_end], fill=PEN, width=9, joint="curve")
-    pixels = np.asarray(page, dtype=np.uint8).copy()
+    """``seven(stem_end=stem_end)`` with the table (level 60) covering the ``bands`` (index
+    expressions) of the page, and without it."""
+    plain = np.asarray(seven(stem_end=stem_end), dtype=np.uint8)
+    with_table = plain.copy()
     for band in bands:
-        pixels[band] = 60
-    return pixels, np.asarray(page, dtype=np.uint8)
+        with_table[band] = 60
+    return with_table, plain
 
 
 @pytest.mark.parametrize("bands, stem_end", [
