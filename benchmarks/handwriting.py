@@ -14,6 +14,8 @@ file on digits that differ from MNIST the way users' digits do, every one of the
   printed lines tilted with the page by up to 4 degrees;
 * ``edge``: the photo taken a little beyond the page, the dark table showing along one side;
 * ``corner``: the photo taken beyond a page's corner, the table along two adjacent sides;
+* ``page``: the photo of a page turned by up to 20 degrees on the table, which shows in wedges
+  along the frame; the page's edges pass 4-30 px (at 4x) from the ink;
 * ``boxed``: the photo of a form: a 2 px box drawn round the digit's field, 20 px of paper round it;
 * ``box-cut``: the same box, the photo cut along its outer edge (a form's boxes cut apart);
 * ``tight``: the digit cropped to its ink and scanned small, 16 px on its longer side (USPS's
@@ -49,7 +51,7 @@ from barecnn.train import Split, split_dataset  # noqa: E402
 
 UPSCALE = 4
 SETS = ("val", "thin-pen", "thick-pen", "photo", "thin-photo", "ruled", "squared", "edge", "boxed", "box-cut", "corner",
-        "tight", "uci")
+        "page", "tight", "uci")
 TIGHT_SIZE = 16
 
 
@@ -129,6 +131,27 @@ def table_corner(pages: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return pages
 
 
+def turned_page(pages: np.ndarray, ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The photo of a page turned by up to 20 degrees on a table (levels 30-90, with the photo's
+    grain) and off centre by up to 8 px: what lies beyond the page is table. The page's edges pass
+    4-30 px from the farthest ``ink`` above 0.05 along each of its axes."""
+    pages = pages.copy()
+    height, width = pages.shape[1:]
+    rows, cols = np.mgrid[0:height, 0:width]
+    for page, strokes in zip(pages, ink):
+        angle = np.deg2rad(rng.uniform(-20, 20))
+        centre_row, centre_col = (height - 1) / 2 + rng.uniform(-8, 8, size=2)
+        down = (rows - centre_row) * np.cos(angle) - (cols - centre_col) * np.sin(angle)
+        across = (rows - centre_row) * np.sin(angle) + (cols - centre_col) * np.cos(angle)
+        inked = strokes > 0.05
+        half_height = np.abs(down[inked]).max(initial=0) + rng.uniform(4, 30)
+        half_width = np.abs(across[inked]).max(initial=0) + rng.uniform(4, 30)
+        table = (np.abs(down) > half_height) | (np.abs(across) > half_width)
+        grain = rng.normal(0, 6, size=int(table.sum()))
+        page[table] = np.clip(np.rint(rng.uniform(30, 90) + grain), 0, 255)
+    return pages
+
+
 def boxed(ink: np.ndarray, width: int = 2, paper: int = 20, level: float = 0.8) -> np.ndarray:
     """(N, H, W) ink -> (N, H + 2 * paper, W + 2 * paper): a form's box ``width`` px wide round each
     digit's field, with ``paper`` px of paper beyond it."""
@@ -203,7 +226,7 @@ def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
     # each later set has its own, so that it can be built alone.
     rng = np.random.default_rng(1234)
     own = {name: np.random.default_rng([1234, SETS.index(name)])
-           for name in ("ruled", "squared", "edge", "boxed", "box-cut", "corner")}
+           for name in ("ruled", "squared", "edge", "boxed", "box-cut", "corner", "page")}
     redraw = {"thin-pen": thin_pen, "thick-pen": thick_pen, "photo": lambda ink: photo(ink, rng),
               "thin-photo": lambda ink: photo(thin_pen(ink), rng),
               "ruled": lambda ink: photo(lined_paper(ink, own["ruled"], squared=False), own["ruled"]),
@@ -211,7 +234,8 @@ def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
               "edge": lambda ink: table_edge(photo(ink, own["edge"]), own["edge"]),
               "boxed": lambda ink: photo(boxed(ink), own["boxed"]),
               "box-cut": lambda ink: photo(boxed(ink, paper=2), own["box-cut"]),
-              "corner": lambda ink: table_corner(photo(ink, own["corner"]), own["corner"])}
+              "corner": lambda ink: table_corner(photo(ink, own["corner"]), own["corner"]),
+              "page": lambda ink: turned_page(photo(ink, own["page"]), ink, own["page"])}
     sets = {}
     for name in names:
         if name == "val":

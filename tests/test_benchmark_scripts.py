@@ -49,11 +49,29 @@ def test_handwriting_scores_a_model_file(tmp_path):
     io.save(barecnn.models.create("lenet5"), model_path)
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "handwriting.py"), str(model_path),
                            "--limit", "20", "--sets", "val", "thin-pen", "thick-pen", "photo", "thin-photo",
-                           "ruled", "squared", "edge", "boxed", "box-cut", "corner", "tight",
+                           "ruled", "squared", "edge", "boxed", "box-cut", "corner", "page", "tight",
                            "--picture", str(tmp_path / "sets.png")],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     header, row = done.stdout.strip().splitlines()[-3], done.stdout.strip().splitlines()[-1]
-    assert header == "| model | val | thin-pen | thick-pen | photo | thin-photo | ruled | squared | edge | boxed | box-cut | corner | tight |"
-    assert row.startswith(f"| {model_path} |") and row.count("%") == 12
+    assert header == ("| model | val | thin-pen | thick-pen | photo | thin-photo | ruled | squared | edge | boxed | "
+                      "box-cut | corner | page | tight |")
+    assert row.startswith(f"| {model_path} |") and row.count("%") == 13
     assert (tmp_path / "sets.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_lockstep_trains_barecnn_and_pytorch_alike():
+    """``tutorial_checks.py lockstep`` on 200 random images (600 steps of batch 1): barecnn's Trainer
+    and the PyTorch loop from the same weights, on the same order, end with the same weights."""
+    pytest.importorskip("torch")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import numpy as np
+    import tutorial_checks
+    from barecnn.data import Dataset
+
+    rng = np.random.default_rng(0)
+    data = Dataset(rng.integers(0, 256, (200, 28, 28), dtype=np.uint8), rng.integers(0, 10, 200),
+                   rng.integers(0, 256, (100, 28, 28), dtype=np.uint8), rng.integers(0, 10, 100), "random", "random")
+    result = tutorial_checks.lockstep(data, seed=3)
+    assert result["apart"] < 1e-4
+    assert result["disagree"] == 0 and result["barecnn"] == result["pytorch"]

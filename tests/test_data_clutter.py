@@ -7,7 +7,7 @@ from PIL import Image, ImageDraw
 
 from barecnn.data import load_digit_image
 from barecnn.data.clutter import remove_edge_clutter, remove_ruled_lines
-from barecnn.data.images import _trim_edge_bands
+from barecnn.data.images import _inside_convex_hull, _paint_over_table, _trim_edge_bands
 
 PAPER, PRINT, PEN = 235, 175, 30
 
@@ -285,3 +285,74 @@ def test_square_zero_cropped_to_its_ink_is_not_trimmed_away():
     square = np.full((40, 30), float(PAPER))
     square[:3], square[-3:], square[:, :3], square[:, -3:] = PEN, PEN, PEN, PEN
     assert _trim_edge_bands(square) is square
+
+
+# ------------------------------------------------------------------ a page turned on the table
+def on_the_table(page, degrees, centre=(100.0, 100.0), half=95.0):
+    """The (200, 200) ``page`` turned by ``degrees`` about ``centre`` (row, col), ``half`` px from the
+    centre to each of its edges, on a dark table (level 60) that shows where the page does not."""
+    rows, cols = np.mgrid[0:200, 0:200]
+    angle = np.deg2rad(degrees)
+    down = (rows - centre[0]) * np.cos(angle) - (cols - centre[1]) * np.sin(angle)
+    across = (rows - centre[0]) * np.sin(angle) + (cols - centre[1]) * np.cos(angle)
+    return np.where((np.abs(down) > half) | (np.abs(across) > half), 60, np.asarray(page)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("degrees, centre, half", [
+    (15.0, (100.0, 100.0), 95.0),      # wedges in all four corners: most of the border is table
+    (-20.0, (100.0, 100.0), 88.0),     # the page's four corners inside the frame: the table all round it
+    (12.0, (130.0, 125.0), 110.0),     # a page's corner turned into the frame, the table along two sides
+], ids=["wedges", "all-round", "corner"])
+def test_table_beyond_a_turned_page_is_painted_over(degrees, centre, half):
+    """The table shows in wedges, not bands: they are not cut, and reading the paper's tone from a
+    border that is mostly table inverted the digit. Beyond the page is painted with its paper."""
+    turned = on_the_table(seven(), degrees, centre, half)
+    cleaned, plain = load_digit_image(turned), load_digit_image(seven())
+    assert correlation(cleaned, plain) > 0.9
+    np.testing.assert_array_equal(cleaned.any(axis=1), plain.any(axis=1))
+
+
+def test_digit_touching_the_edge_of_a_turned_page_is_not_painted_over():
+    """Ink on the page's lining may be the digit running up to the page's edge: nothing is painted."""
+    page = Image.new("L", (200, 200), 60)                                      # the table ...
+    ImageDraw.Draw(page).rectangle([20, 20, 180, 180], fill=PAPER)             # ... the page on it ...
+    ImageDraw.Draw(page).line([(100, 24), (100, 176)], fill=PEN, width=9)      # ... a '1' up to its edges
+    turned = np.asarray(page.rotate(15, resample=Image.Resampling.BILINEAR, fillcolor=60), dtype=np.float64)
+    assert _paint_over_table(turned) is turned
+
+
+@pytest.mark.parametrize("crop", ["seven", "one"])
+def test_digit_cropped_to_its_ink_is_not_painted_over(crop):
+    """A 7 cropped to its ink (the bar along the top) or a slanted 1 (its tips in two corners):
+    outside the paper's hull lies the digit, touching the frame, not a table."""
+    if crop == "seven":
+        ink = tightly_cropped_seven()
+    else:
+        ink = np.zeros((60, 24))
+        for row in range(60):
+            ink[row, max(0, 16 - row * 16 // 59):24 - row * 16 // 59] = 1.0
+    gray = PAPER - (PAPER - PEN) * ink
+    assert _paint_over_table(gray) is gray
+
+
+def test_thick_zero_filling_its_crop_is_not_painted_over():
+    """More than half of a thick 0 cropped to its ink is ink, so the paper looks like light ink on
+    a dark page, and the ring like a page with the corners its table: light ink is never on a page."""
+    page = Image.new("L", (60, 80), 255)
+    ImageDraw.Draw(page).ellipse([0, 0, 59, 79], outline=0, width=22)
+    gray = np.asarray(page, dtype=np.float64)
+    assert np.mean(gray < 128) > 0.5
+    assert _paint_over_table(gray) is gray
+
+
+def test_inside_convex_hull_is_the_digital_convex_set():
+    """The hull of a diamond's corners holds exactly the grid points of the diamond, on any grid."""
+    rows, cols = np.arange(0, 40, 2), np.arange(0, 60, 3)
+    grid_r, grid_c = np.meshgrid(rows, cols, indexing="ij")
+    corners = np.zeros((20, 20), dtype=bool)
+    corners[[0, 10, 10, 19], [10, 1, 19, 10]] = True
+    hull = _inside_convex_hull(corners, rows, cols)
+    # The corners, in pixels: (0, 30), (20, 3), (20, 57), (38, 30).
+    upper = np.abs(grid_c - 30) * 20 <= grid_r * 27        # left and right of the top corner ...
+    lower = np.abs(grid_c - 30) * 18 <= (38 - grid_r) * 27
+    np.testing.assert_array_equal(hull, upper & lower & (grid_r >= 0))

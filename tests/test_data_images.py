@@ -170,7 +170,7 @@ def test_ink_on_the_border_does_not_tilt_the_paper():
     gray[:, :2] = 250.0            # ink along the whole left edge (bright: already inverted)
     gray[:40, -2:] = 250.0         # and down part of the right edge
     fitted, _ = _fit_paper(gray, _border_mask(gray.shape))
-    np.testing.assert_allclose(fitted, paper, atol=1e-6)
+    np.testing.assert_allclose(fitted(rows, cols), paper, atol=1e-6)
 
 
 def test_small_tightly_cropped_scan_keeps_its_ink():

@@ -7,11 +7,12 @@ steps for any image Pillow can read, and widens strokes much thinner than
 MNIST's (its writers used thick pens; a ballpoint line on a large photo shrinks
 to a hairline in the 20x20 box). What a photo shows besides the digit (a
 page's printed lines, a form's box, the table at the frame's edge) is taken
-out first (``_trim_edge_bands``, ``clutter.py``).
+out first (``_clear_the_frame``, ``clutter.py``).
 """
 
 import warnings
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -34,6 +35,9 @@ FRAME_SHARE = 0.9
 MAX_BAND = 0.2
 # ... in an image of which at least MIN_PAPER is paper (a thick digit cropped to its ink is half ink).
 MIN_PAPER = 0.6
+# Beyond a turned page, the table is painted over only when at most this share of the page's lining,
+# and of the frame left unpainted, is ink.
+STRAY_INK = 0.01
 # Ink fainter than NOISE_LEVEL of the contrast, or than NOISE_SIGMAS standard deviations of the paper's
 # noise, is noise ...
 NOISE_LEVEL = 0.1
@@ -94,7 +98,7 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
         ``max_pixels``, or shows no ink.
     """
     image = _open_image(source, max_pixels)
-    ink = _remove_box(*_ink_map(_trim_edge_bands(_grayscale(image)), invert))
+    ink = _remove_box(*_ink_map(_clear_the_frame(_grayscale(image)), invert))
     digit = _fit_in_box(_widen_thin_strokes(ink, BOX_SIZE), BOX_SIZE)
     return _center_by_mass(digit, FIELD_SIZE, CENTER_OF_MASS)
 
@@ -198,39 +202,54 @@ def _composite_on_paper(rgba):
     return (on_black if light_strokes else on_white).astype(np.float64)
 
 
-def _trim_edge_bands(gray):
+def _clear_the_frame(gray):
+    """Take out what lies beyond the digit's paper along the frame of an (H, W) image: cut the
+    bands along its edges (``_trim_edge_bands``), then paint over the table beyond a page turned in
+    the photo (``_paint_over_table``). Both read the paper once (``_read_paper``).
+
+    Returns
+    -------
+    np.ndarray, (h, w) float: ``gray`` itself, a part of it, or a copy with the table painted over.
+    """
+    reading = _read_paper(gray)
+    trimmed = _trim_edge_bands(gray, reading)
+    return _paint_over_table(trimmed, reading if trimmed is gray else None)
+
+
+def _trim_edge_bands(gray, reading=None):
     """Cut away the bands along the edges of an (H, W) image: a form's box cut along its lines (all
     four sides), the table beyond the page (one side, or two at a page's corner).
 
     They are cut before anything else: the border is where the paper and the ink's polarity are
     read, and a band along two sides is half of it. A row or column is band when at least
     ``FRAME_SHARE`` of it lies more than a quarter of the ink's contrast (the image's median to its
-    extreme) beyond the paper, a plane fitted to the whole image (on a photo lit from one side, a
-    band on the bright side may be no darker than the median). A side's band is the run of such
-    lines from its edge inwards, at most ``MAX_BAND`` of the image deep. Bands on all four sides are
-    a box, and are cut. Otherwise a side's band is cut when it stands apart from the ink inside it
-    or the opposite side is clear of ink (one of the first two lines inside the band, or inside the
-    opposite side's own band, has no ink between the neighbouring sides' bands; the first may be
-    a band's blurred edge), and only if some side without a band is clear as well: a digit cropped
-    to its ink touches every edge (the straight sides of a tall 0 run from edge to edge; a 7's bar
-    does too, but its stem joins it and reaches the opposite side). Nothing is cut when nothing
-    would be left inside (a square 0 is all band), nor in an image less than ``MIN_PAPER`` paper (a
-    thick digit filling its crop: against a plane fitted to its ink, the pale edges round its
-    strokes would read as band).
+    extreme) beyond the paper, a plane fitted to the whole image (``_read_paper``; on a photo lit
+    from one side, a band on the bright side may be no darker than the median). A side's band is
+    the run of such lines from its edge inwards, at most ``MAX_BAND`` of the image deep. Bands on
+    all four sides are a box, and are cut. Otherwise a side's band is cut when it stands apart from
+    the ink inside it or the opposite side is clear of ink (one of the first two lines inside the
+    band, or inside the opposite side's own band, has no ink between the neighbouring sides' bands;
+    the first may be a band's blurred edge), and only if some side without a band is clear as
+    well: a digit cropped to its ink touches every edge (the straight sides of a tall 0 run from
+    edge to edge; a 7's bar does too, but its stem joins it and reaches the opposite side). Nothing
+    is cut when nothing would be left inside (a square 0 is all band), nor in an image less than
+    ``MIN_PAPER`` paper (a thick digit filling its crop: against a plane fitted to its ink, the pale
+    edges round its strokes would read as band).
+
+    ``reading`` is ``_read_paper(gray)``, when it has been read already.
 
     Returns
     -------
     np.ndarray, (h, w) float: ``gray`` itself, or the part inside the bands.
     """
-    height, width = gray.shape
-    step = max(1, round(np.sqrt(gray.size / PLANE_SAMPLE)))       # a plane needs no more
-    rows, cols = np.mgrid[0:height:step, 0:width:step]
-    ink_at = _ink_against_paper(gray, rows, cols)
-    if ink_at is None or np.mean(ink_at(rows, cols)) > 1.0 - MIN_PAPER:
+    reading = _read_paper(gray) if reading is None else reading
+    if reading is None or np.mean(reading.ink) > 1.0 - MIN_PAPER:
         return gray          # not mostly paper: the polarity is in doubt (a thick digit filling its crop)
-    top, right, bottom, left = _bands_to_cut(ink_at, gray.shape)
-    if not any((top, right, bottom, left)) or not ink_at(
-            *np.mgrid[top:height - bottom:step, left:width - right:step]).any():
+    height, width = gray.shape
+    top, right, bottom, left = _bands_to_cut(reading.ink_at, gray.shape)
+    within = np.ix_((reading.rows >= top) & (reading.rows < height - bottom),
+                    (reading.cols >= left) & (reading.cols < width - right))
+    if not any((top, right, bottom, left)) or not reading.ink[within].any():
         return gray          # no band, or nothing inside: the bands are the digit (a square 0)
     return gray[top:height - bottom, left:width - right]
 
@@ -274,15 +293,120 @@ def _clear_inside(ink_at, shape, depths, side):
                for k in (depths[side], depths[side] + 1))
 
 
-def _ink_against_paper(gray, rows, cols):
-    """Tell ink from paper in an (H, W) image, the paper a plane fitted to the pixels at (``rows``,
-    ``cols``), most of which are paper.
+def _paint_over_table(gray, reading=None):
+    """Paint the table beyond a page turned in the photo over with the page's paper.
+
+    A page photographed askew on a table leaves the table in wedges along the frame (the bands
+    ``_trim_edge_bands`` cuts are the square case); left in, the table is most of the border, where
+    the paper and the ink's polarity are read. A page is convex: it is the convex hull of the paper
+    (the sample of ``_read_paper`` less its ink and single specks), and what lies beyond it is
+    table. That is painted with the paper's level, and with it one sample of the page's edge (its
+    blur), when the ink is dark (the paper is the light level most of the image shows), when at
+    most ``STRAY_INK`` of the page's lining (two samples inside its outline, along the table) and of
+    the frame left unpainted is ink, and when ink is left: a digit cropped to its ink has ink on the
+    frame (it touches every edge), a 1 cut along its stroke on the lining, and a square 0 has none
+    left inside. ``reading`` is ``_read_paper(gray)``, when it has been read already.
 
     Returns
     -------
-    callable (rows, cols) -> bool array: whether the pixels there lie more than a quarter of the
-    ink's contrast (the image's median to its extreme) beyond the paper; None for a flat image.
+    np.ndarray, (H, W) float: ``gray`` itself, or a copy with the table painted over.
     """
+    reading = _read_paper(gray) if reading is None else reading
+    if reading is None or not reading.dark_ink or not reading.ink[_border_mask(reading.ink.shape)].any():
+        return gray          # no table at the frame (or light ink: a page does not lie on a darker table)
+    ink = reading.ink
+    paper = ~ink & ~_isolated(~ink)
+    beyond = ~_inside_convex_hull(paper, reading.rows, reading.cols)
+    if not beyond.any():
+        return gray
+    lining = grey_dilate(beyond, 2) & ~beyond
+    painted = grey_dilate(beyond, 1)
+    left, frame = ink & ~painted, _border_mask(ink.shape)
+    if ink[lining].sum() > STRAY_INK * lining.sum() or left[frame].sum() > STRAY_INK * frame.sum():
+        return gray          # the digit on the page's edge, or cropped to its ink
+    if not left.any():
+        return gray          # nothing left: the digit is all there is (a square 0)
+    nearest_row = np.searchsorted((reading.rows[:-1] + reading.rows[1:]) / 2.0, np.arange(gray.shape[0]))
+    nearest_col = np.searchsorted((reading.cols[:-1] + reading.cols[1:]) / 2.0, np.arange(gray.shape[1]))
+    at_rows, at_cols = np.nonzero(painted[nearest_row][:, nearest_col])
+    out = gray.copy()
+    out[at_rows, at_cols] = reading.paper_at(at_rows, at_cols)
+    return out
+
+
+def _sample_grid(shape):
+    """Rows and columns of an evenly spread grid of about ``PLANE_SAMPLE`` pixels of an image of
+    ``shape`` (a plane needs no more)."""
+    step = max(1, round(np.sqrt(shape[0] * shape[1] / PLANE_SAMPLE)))
+    return np.arange(0, shape[0], step), np.arange(0, shape[1], step)
+
+
+def _inside_convex_hull(mask, grid_rows, grid_cols):
+    """Which points of a grid (an (h, w) mask at pixel rows ``grid_rows`` and columns ``grid_cols``)
+    lie inside (or on) the convex hull of its True points; none when they are fewer than three, or
+    in a line."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return np.zeros_like(mask)
+    firsts = mask[rows].argmax(axis=1)
+    lasts = mask.shape[1] - 1 - mask[rows, ::-1].argmax(axis=1)
+    extremes = np.column_stack([np.r_[grid_rows[rows], grid_rows[rows]], np.r_[grid_cols[firsts], grid_cols[lasts]]])
+    hull = _convex_hull(extremes)
+    if len(hull) < 3:
+        return np.zeros_like(mask)
+    points = np.stack(np.meshgrid(grid_rows, grid_cols, indexing="ij"), axis=-1).reshape(-1, 2)
+    start, edge = hull, np.roll(hull, -1, axis=0) - hull
+    # Counter-clockwise: inside is left of every edge (cross product >= 0).
+    cross = (edge[:, None, 0] * (points[None, :, 1] - start[:, None, 1])
+             - edge[:, None, 1] * (points[None, :, 0] - start[:, None, 0]))
+    return (cross >= 0).all(axis=0).reshape(mask.shape)
+
+
+def _convex_hull(points):
+    """The vertices of the convex hull of (n, 2) integer points, counter-clockwise (Andrew's
+    monotone chain); fewer than three when the points are fewer or in a line."""
+    points = sorted(set(map(tuple, points.tolist())))
+    if len(points) < 3:
+        return np.array(points)
+
+    def chain(ordered):
+        kept = []
+        for point in ordered:
+            while len(kept) >= 2 and _turn(kept[-2], kept[-1], point) <= 0:
+                kept.pop()
+            kept.append(point)
+        return kept[:-1]
+
+    return np.array(chain(points) + chain(reversed(points)))
+
+
+def _turn(a, b, c):
+    """The cross product (b - a) x (c - a): positive when a, b, c turn counter-clockwise."""
+    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+
+class _PaperReading(NamedTuple):
+    """Ink told from paper in an image (``_read_paper``)."""
+    rows: np.ndarray          # (h,) the pixel rows of an evenly spread sample grid ...
+    cols: np.ndarray          # (w,) ... and its columns
+    ink: np.ndarray           # (h, w) bool: which samples are ink
+    dark_ink: bool            # whether the ink is darker than the paper
+    ink_at: Callable          # (rows, cols) -> bool array: whether the pixels there are ink
+    paper_at: Callable        # (rows, cols) -> float array: the paper's grey level there
+
+
+def _read_paper(gray):
+    """Tell ink from paper in an (H, W) image most of which is paper, on a grid of about
+    ``PLANE_SAMPLE`` of its pixels: the paper is a plane fitted to them, and a pixel is ink when
+    it lies more than a quarter of the ink's contrast (the sample's median to the image's extreme)
+    beyond it, on the side away from the median.
+
+    Returns
+    -------
+    _PaperReading, or None for a flat image.
+    """
+    grid_rows, grid_cols = _sample_grid(gray.shape)
+    rows, cols = np.meshgrid(grid_rows, grid_cols, indexing="ij")
     sample = gray[rows, cols]
     median = np.median(sample)
     darkest, brightest = gray.min(), gray.max()
@@ -291,7 +415,14 @@ def _ink_against_paper(gray, rows, cols):
         return None
     well_off = max(brightest - median, median - darkest) / 4.0
     plane, _ = _fit_plane(towards_ink * sample.ravel(), rows.ravel(), cols.ravel(), gray.shape)
-    return lambda at_rows, at_cols: towards_ink * gray[at_rows, at_cols] - plane(at_rows, at_cols) > well_off
+
+    def ink_at(at_rows, at_cols):
+        return towards_ink * gray[at_rows, at_cols] - plane(at_rows, at_cols) > well_off
+
+    def paper_at(at_rows, at_cols):
+        return towards_ink * plane(at_rows, at_cols)
+
+    return _PaperReading(grid_rows, grid_cols, ink_at(rows, cols), bool(towards_ink < 0), ink_at, paper_at)
 
 
 def _ink_map(gray, invert):
@@ -325,7 +456,9 @@ def _ink_map(gray, invert):
     if invert:
         gray = 255.0 - gray
     paper, noise_sigma = _fit_paper(gray, border_mask)
-    above_paper = gray - paper
+    # The plane is a + b*row + c*col: its rows' part, then its columns' (no (H, W) plane on a large photo).
+    above_paper = gray - paper(np.arange(gray.shape[0])[:, None], 0)
+    above_paper -= paper(0, np.arange(gray.shape[1])) - paper(0, 0)
     contrast = above_paper.max()
     if contrast < MIN_CONTRAST:
         raise ValueError(
@@ -333,7 +466,8 @@ def _ink_map(gray, invert):
             f"{max(contrast, 0):.0f} of 255 levels, need {MIN_CONTRAST:.0f})"
         )
     floor = max(NOISE_LEVEL, min(NOISE_SIGMAS * noise_sigma / contrast, MAX_NOISE_LEVEL))
-    ink = remove_ruled_lines(np.clip(above_paper / contrast, 0.0, 1.0), floor)
+    above_paper /= contrast
+    ink = remove_ruled_lines(np.clip(above_paper, 0.0, 1.0, out=above_paper), floor)
     ink[ink < floor] = 0.0
     ink[_isolated(ink > 0)] = 0.0
     ink = remove_edge_clutter(ink, floor)
@@ -347,18 +481,15 @@ def _fit_paper(gray, border_mask):
 
     Returns
     -------
-    plane : np.ndarray, (H, W) float
-        The paper's level at every pixel.
+    plane : callable (rows, cols) -> the paper's level there (broadcasting like numpy)
     noise_sigma : float
         The robust standard deviation of the paper pixels about the plane: the grain and sensor
         noise, measured on paper alone (a tightly cropped digit's ink covers much of the border).
     """
-    height, width = gray.shape
     rows, cols = np.nonzero(border_mask)
     step = max(1, rows.size // PLANE_SAMPLE)
     rows, cols = rows[::step], cols[::step]
-    plane, noise_sigma = _fit_plane(gray[rows, cols], rows, cols, gray.shape)
-    return plane(np.arange(height)[:, None], np.arange(width)[None, :]), noise_sigma
+    return _fit_plane(gray[rows, cols], rows, cols, gray.shape)
 
 
 def _fit_plane(values, rows, cols, shape):
