@@ -16,6 +16,8 @@ file on digits that differ from MNIST the way users' digits do, every one of the
 * ``corner``: the photo taken beyond a page's corner, the table along two adjacent sides;
 * ``page``: the photo of a page turned by up to 20 degrees on the table, which shows in wedges
   along the frame; the page's edges pass 4-30 px (at 4x) from the ink;
+* ``shadow``: the photo with a shadow across part of the page (the phone's, the hand's): 25-45%
+  darker, its soft edge 6-20 px wide, reaching 15-45% of the way across;
 * ``boxed``: the photo of a form: a 2 px box drawn round the digit's field, 20 px of paper round it;
 * ``box-cut``: the same box, the photo cut along its outer edge (a form's boxes cut apart);
 * ``tight``: the digit cropped to its ink and scanned small, 16 px on its longer side (USPS's
@@ -51,7 +53,7 @@ from barecnn.train import Split, split_dataset  # noqa: E402
 
 UPSCALE = 4
 SETS = ("val", "thin-pen", "thick-pen", "photo", "thin-photo", "ruled", "squared", "edge", "boxed", "box-cut", "corner",
-        "page", "tight", "uci")
+        "page", "shadow", "tight", "uci")
 TIGHT_SIZE = 16
 
 
@@ -152,6 +154,21 @@ def turned_page(pages: np.ndarray, ink: np.ndarray, rng: np.random.Generator) ->
     return pages
 
 
+def shadow(pages: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A shadow across part of each page, from any direction: 25-45% darker, its edge a logistic
+    ramp 6-20 px wide (at 4x size), reaching 15-45% of the way across the photo."""
+    height, width = pages.shape[1:]
+    rows, cols = np.mgrid[0:height, 0:width] - np.array([height / 2, width / 2])[:, None, None]
+    out = pages.astype(np.float64)
+    for page in out:
+        angle = rng.uniform(0, 2 * np.pi)
+        across = rows * np.cos(angle) + cols * np.sin(angle)
+        edge = across.max() - rng.uniform(0.15, 0.45) * (across.max() - across.min())
+        ramp = 1.0 / (1.0 + np.exp(-(across - edge) / (rng.uniform(6, 20) / 4)))
+        page *= 1.0 - rng.uniform(0.25, 0.45) * ramp
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
 def boxed(ink: np.ndarray, width: int = 2, paper: int = 20, level: float = 0.8) -> np.ndarray:
     """(N, H, W) ink -> (N, H + 2 * paper, W + 2 * paper): a form's box ``width`` px wide round each
     digit's field, with ``paper`` px of paper beyond it."""
@@ -226,7 +243,7 @@ def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
     # each later set has its own, so that it can be built alone.
     rng = np.random.default_rng(1234)
     own = {name: np.random.default_rng([1234, SETS.index(name)])
-           for name in ("ruled", "squared", "edge", "boxed", "box-cut", "corner", "page")}
+           for name in ("ruled", "squared", "edge", "boxed", "box-cut", "corner", "page", "shadow")}
     redraw = {"thin-pen": thin_pen, "thick-pen": thick_pen, "photo": lambda ink: photo(ink, rng),
               "thin-photo": lambda ink: photo(thin_pen(ink), rng),
               "ruled": lambda ink: photo(lined_paper(ink, own["ruled"], squared=False), own["ruled"]),
@@ -235,7 +252,8 @@ def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
               "boxed": lambda ink: photo(boxed(ink), own["boxed"]),
               "box-cut": lambda ink: photo(boxed(ink, paper=2), own["box-cut"]),
               "corner": lambda ink: table_corner(photo(ink, own["corner"]), own["corner"]),
-              "page": lambda ink: turned_page(photo(ink, own["page"]), ink, own["page"])}
+              "page": lambda ink: turned_page(photo(ink, own["page"]), ink, own["page"]),
+              "shadow": lambda ink: shadow(photo(ink, own["shadow"]), own["shadow"])}
     sets = {}
     for name in names:
         if name == "val":

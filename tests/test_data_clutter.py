@@ -7,7 +7,7 @@ from PIL import Image, ImageDraw
 
 from barecnn.data import load_digit_image
 from barecnn.data.clutter import remove_edge_clutter, remove_ruled_lines
-from barecnn.data.images import _inside_convex_hull, _paint_over_table, _trim_edge_bands
+from barecnn.data.images import _inside_convex_hull, _paint_over_table, _running, _shadow, _trim_edge_bands
 
 PAPER, PRINT, PEN = 235, 175, 30
 
@@ -356,3 +356,44 @@ def test_inside_convex_hull_is_the_digital_convex_set():
     upper = np.abs(grid_c - 30) * 20 <= grid_r * 27        # left and right of the top corner ...
     lower = np.abs(grid_c - 30) * 18 <= (38 - grid_r) * 27
     np.testing.assert_array_equal(hull, upper & lower & (grid_r >= 0))
+
+
+# ------------------------------------------------------------------------------ a shadow on the page
+def in_shadow(page, degrees, depth=0.4, reach=0.4, soft=12.0):
+    """The (200, 200) ``page`` with a shadow ``depth`` darker falling across it from the side the
+    angle ``degrees`` points to, ``reach`` of the way across, its edge ``soft`` px wide."""
+    rows, cols = np.mgrid[0:200, 0:200] - 100.0
+    angle = np.deg2rad(degrees)
+    across = rows * np.sin(angle) + cols * np.cos(angle)
+    edge = across.max() - reach * (across.max() - across.min())
+    shade = 1.0 - depth / (1.0 + np.exp(-(across - edge) / (soft / 4)))
+    return np.clip(np.rint(np.asarray(page, dtype=np.float64) * shade), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("degrees, depth, reach", [(0.0, 0.4, 0.4), (135.0, 0.5, 0.45), (250.0, 0.3, 0.5)])
+def test_shadow_across_the_page_is_taken_out(degrees, depth, reach):
+    """A plane cannot follow a shadow's edge: the shadow read as ink, and the crop took it in."""
+    shaded, plain = load_digit_image(in_shadow(seven(), degrees, depth, reach)), load_digit_image(seven())
+    assert correlation(shaded, plain) > 0.9
+    np.testing.assert_array_equal(shaded.any(axis=0), plain.any(axis=0))
+
+
+@pytest.mark.parametrize("scale", [1, 8])
+def test_thick_digit_filling_its_crop_is_not_a_shadow(scale):
+    """A thick stroke cropped to its ink, scanned small or large: where it bends and crosses itself it
+    is wider, for the image, than the opening's reach, but never wider than twice its stroke."""
+    page = Image.new("L", (104, 128), 0)
+    ImageDraw.Draw(page).line([(14, 115), (79, 45), (84, 17), (29, 41), (34, 100)], fill=255, width=33,
+                              joint="curve")
+    ink = np.asarray(page.resize((13 * scale, 16 * scale), Image.Resampling.BILINEAR), dtype=np.float64)
+    assert _shadow(ink) is None
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 13])
+def test_running_minimum_and_maximum_over_a_square(size):
+    """Three passes per axis (van Herk / Gil-Werman) give what the plain windows give, at every size,
+    whether or not the blocks divide the padded length."""
+    values = np.random.default_rng(size).random((9, 11))
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(values, size // 2, mode="edge"), (size, size))
+    np.testing.assert_array_equal(_running(values, size, np.minimum), windows.min(axis=(2, 3)))
+    np.testing.assert_array_equal(_running(values, size, np.maximum), windows.max(axis=(2, 3)))

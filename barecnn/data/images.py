@@ -6,8 +6,8 @@ centre of mass lies at the field's centre. ``load_digit_image`` repeats those
 steps for any image Pillow can read, and widens strokes much thinner than
 MNIST's (its writers used thick pens; a ballpoint line on a large photo shrinks
 to a hairline in the 20x20 box). What a photo shows besides the digit (a
-page's printed lines, a form's box, the table at the frame's edge) is taken
-out first (``_clear_the_frame``, ``clutter.py``).
+page's printed lines, a form's box, the table at the frame's edge, a shadow)
+is taken out first (``_clear_the_frame``, ``_shadow``, ``clutter.py``).
 """
 
 import warnings
@@ -48,6 +48,14 @@ MAX_NOISE_LEVEL = 0.5
 # A paper plane is fitted to at most about this many pixels (evenly spread): a 12 MP photo's border
 # has 800,000, and fitting them all took half of its preparation time.
 PLANE_SAMPLE = 5_000
+# A shadow is what is left after an opening over SHADOW_REACH of the image's shorter side, and at least
+# SHADOW_STROKES strokes' widths (on a copy at most SHADOW_DETECT pixels across); it is taken out when
+# at least SHADOW_AREA of the image lies SHADOW_LEVEL of the ink's contrast or more under it.
+SHADOW_REACH = 0.15
+SHADOW_STROKES = 2.0
+SHADOW_DETECT = 128
+SHADOW_AREA = 0.05
+SHADOW_LEVEL = 0.15
 # Strokes thinner than this, in pixels of the 28x28 result, are widened to it: about MNIST's 10th
 # percentile. MNIST's digits upscaled 4x and measured by `_measure_stroke_width` the way a user's
 # image is: median 2.6 px, 10th percentile 1.9, 90th 3.5.
@@ -61,9 +69,10 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
 
     Steps: convert to 8-bit grayscale (transparent areas count as paper:
     white, or black under light strokes); cut away bands along the edges (a
-    box cut along its lines, the table beyond the page); make the ink bright
-    on a 0 background, inverting dark-on-light images; subtract the paper (a
-    plane fitted to the border) and drop faint noise; take out the printed
+    box cut along its lines, the table beyond the page) and paint over the
+    table beyond a page turned askew; make the ink bright on a 0 background,
+    inverting dark-on-light images; subtract the paper (a plane fitted to the
+    border, and a shadow across it) and drop faint noise; take out the printed
     lines of ruled or squared paper and clutter at the frame's edge
     (``clutter``: part of a neighbouring digit); crop to the ink, take out a
     box drawn round the digit, and crop again; widen strokes that would end
@@ -430,8 +439,10 @@ def _ink_map(gray, invert):
 
     The paper is modelled as a plane ``a + b*row + c*col`` fitted to the border
     pixels (a photo's light often falls off across the page), and every pixel's
-    ink is its difference from that plane. A page's printed lines and clutter at
-    the frame's edge are taken out (``clutter``). Faint pixels are zeroed: those
+    ink is its difference from that plane; a shadow across light paper, which a
+    plane cannot follow, is subtracted too, and the ink under it brightened by
+    as much as the shadow dimmed the paper (``_shadow``). A page's printed lines
+    and clutter at the frame's edge are taken out (``clutter``). Faint pixels are zeroed: those
     less than 10% of the ink contrast, or less than four noise standard
     deviations (estimated from the paper pixels of the border; at most half the
     contrast) above the paper, and single bright pixels with no bright
@@ -459,6 +470,13 @@ def _ink_map(gray, invert):
     # The plane is a + b*row + c*col: its rows' part, then its columns' (no (H, W) plane on a large photo).
     above_paper = gray - paper(np.arange(gray.shape[0])[:, None], 0)
     above_paper -= paper(0, np.arange(gray.shape[1])) - paper(0, 0)
+    shade = _shadow(above_paper) if invert else None       # a shadow darkens light paper
+    if shade is not None:
+        # A shadow dims the ink under it as much as the paper: of a stroke's contrast P - I, where P is
+        # the paper's brightness, (P - I)(1 - s) is left, and the shadow is P s.
+        brightness = 255.0 - paper(np.arange(gray.shape[0])[:, None], np.arange(gray.shape[1])[None, :])
+        above_paper -= shade
+        above_paper *= brightness / np.maximum(brightness - shade, 0.25 * brightness)
     contrast = above_paper.max()
     if contrast < MIN_CONTRAST:
         raise ValueError(
@@ -472,6 +490,68 @@ def _ink_map(gray, invert):
     ink[_isolated(ink > 0)] = 0.0
     ink = remove_edge_clutter(ink, floor)
     return ink, floor
+
+
+def _shadow(above_paper):
+    """A shadow across the page (the phone's, the hand's): what lies above the paper's plane over
+    areas much wider than the strokes, in an (H, W) map in which ink is brighter than paper.
+
+    A plane cannot follow a shadow's edge, and the shadow read as ink. The shadow is what is left
+    of the map after a grey opening (a running minimum, then maximum, over a square) wider than
+    anything a stroke makes: ``SHADOW_REACH`` of the image's shorter side, and ``SHADOW_STROKES`` times
+    the strokes' width (the ink above 75% of the contrast: a shadow is fainter than the pen), so a
+    thick digit filling its crop is not taken for one. It is found on a coarse copy (block means,
+    at most ``SHADOW_DETECT`` pixels across; the strokes are measured on block maxima) and scaled
+    back up. An opening leaves a straight edge, sharp or soft, as it is; what it cannot keep is a
+    shadow narrower than its square: a thin band along the frame, the tip of a wedge across a
+    corner (those stay ink).
+
+    Returns
+    -------
+    np.ndarray, (H, W) float, at least 0: the shadow to subtract; None when none is found (less
+    than ``SHADOW_AREA`` of the image lies ``SHADOW_LEVEL`` of the contrast or more under one).
+    """
+    height, width = above_paper.shape
+    factor = max(1, -(-max(height, width) // SHADOW_DETECT))
+    coarse, highest = _blocks(above_paper, factor, np.mean), _blocks(above_paper, factor, np.max)
+    contrast = above_paper.max()
+    stroke = _measure_stroke_width(highest > 0.75 * contrast)
+    size = 2 * int(round(max(1.0, SHADOW_REACH * min(coarse.shape), SHADOW_STROKES * stroke))) + 1
+    eroded = _running(coarse, size, np.minimum)
+    if eroded.max() <= SHADOW_LEVEL * contrast:
+        return None          # strokes only: nothing survives the running minimum
+    shade = _running(eroded, size, np.maximum)
+    if np.mean(shade > SHADOW_LEVEL * contrast) < SHADOW_AREA:
+        return None
+    scaled = Image.fromarray(shade.astype(np.float32)).resize((width, height), Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(scaled, dtype=np.float64), 0.0, None)
+
+
+def _blocks(values, factor, reduce):
+    """``reduce`` (np.mean, np.max) over each ``factor`` x ``factor`` block of an (H, W) array: (H // f,
+    W // f), a last partial block left out (at least one block each way)."""
+    rows, cols = max(1, values.shape[0] // factor), max(1, values.shape[1] // factor)
+    down = reduce(values[:rows * factor].reshape(rows, -1, values.shape[1]), axis=1)
+    return reduce(down[:, :cols * factor].reshape(rows, cols, -1), axis=2)
+
+
+def _running(values, size, reduce):
+    """``reduce`` (np.minimum or np.maximum) over a size x size square round every pixel of an (h, w)
+    array (size odd; the edges repeated), rows then columns, in three passes whatever the size (van
+    Herk 1992; Gil and Werman 1993): the array is cut into blocks of ``size``, reduced forwards and
+    backwards within each block, and every window spans the end of one block and the start of the
+    next."""
+    half = size // 2
+    for axis in (0, 1):
+        lines = np.moveaxis(values, axis, 0)
+        length = lines.shape[0]
+        extra = -(length + 2 * half) % size
+        padded = np.pad(lines, [(half, half + extra), (0, 0)], mode="edge")
+        blocks = padded.reshape(-1, size, lines.shape[1])
+        forward = reduce.accumulate(blocks, axis=1).reshape(padded.shape)
+        backward = reduce.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].reshape(padded.shape)
+        values = np.moveaxis(reduce(backward[:length], forward[size - 1:size - 1 + length]), 0, axis)
+    return values
 
 
 def _fit_paper(gray, border_mask):
@@ -654,3 +734,4 @@ def _center_by_mass(digit, field_size, center):
     field = np.zeros((field_size, field_size), dtype=np.uint8)
     field[top : top + height, left : left + width] = digit
     return field
+
