@@ -470,13 +470,8 @@ def _ink_map(gray, invert):
     # The plane is a + b*row + c*col: its rows' part, then its columns' (no (H, W) plane on a large photo).
     above_paper = gray - paper(np.arange(gray.shape[0])[:, None], 0)
     above_paper -= paper(0, np.arange(gray.shape[1])) - paper(0, 0)
-    shade = _shadow(above_paper) if invert else None       # a shadow darkens light paper
-    if shade is not None:
-        # A shadow dims the ink under it as much as the paper: of a stroke's contrast P - I, where P is
-        # the paper's brightness, (P - I)(1 - s) is left, and the shadow is P s.
-        brightness = 255.0 - paper(np.arange(gray.shape[0])[:, None], np.arange(gray.shape[1])[None, :])
-        above_paper -= shade
-        above_paper *= brightness / np.maximum(brightness - shade, 0.25 * brightness)
+    if invert:                     # a shadow darkens light paper
+        _take_out_shadow(above_paper, paper)
     contrast = above_paper.max()
     if contrast < MIN_CONTRAST:
         raise ValueError(
@@ -490,6 +485,20 @@ def _ink_map(gray, invert):
     ink[_isolated(ink > 0)] = 0.0
     ink = remove_edge_clutter(ink, floor)
     return ink, floor
+
+
+def _take_out_shadow(above_paper, paper):
+    """Subtract a shadow (``_shadow``) from an (H, W) map of ink above the paper, in place, and give
+    the ink under it back the contrast it took: a shadow dims the pen as much as the paper, so of a
+    stroke's contrast P - I, (P - I)(1 - s) is left, where P is the paper's brightness (255 less
+    ``paper(rows, cols)``, the inverted paper's level) and the shadow is P s."""
+    shade = _shadow(above_paper)
+    if shade is None:
+        return
+    height, width = above_paper.shape
+    brightness = 255.0 - paper(np.arange(height)[:, None], np.arange(width)[None, :])
+    above_paper -= shade
+    above_paper *= brightness / np.maximum(brightness - shade, 0.25 * brightness)
 
 
 def _shadow(above_paper):
