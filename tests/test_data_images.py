@@ -262,6 +262,29 @@ def test_real_mnist_digit_round_trip(tmp_path):
     assert np.median(correlations) > 0.9
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 5), (5, 1), (2, 2), (2, 50), (50, 2), (3, 3), (64, 3)])
+@pytest.mark.parametrize("content", ["noise", "dot", "bar"])
+def test_images_a_few_pixels_thin_give_a_digit_or_a_clear_error(shape, content):
+    """Every step looks at lines and samples near the edges; in an image one or two pixels thin there
+    may be none (the band step once indexed a second line of a 1-pixel-high image)."""
+    rng = np.random.default_rng(sum(shape))
+    if content == "noise":
+        image = rng.integers(0, 256, shape).astype(np.uint8)
+    else:
+        image = np.full(shape, 230, np.uint8)
+        if content == "dot":
+            image[shape[0] // 2, shape[1] // 2] = 20
+        else:
+            image[: max(1, shape[0] // 5)] = 50
+            image[shape[0] // 2] = 20
+    try:
+        result = load_digit_image(image)
+    except ValueError as error:
+        assert "no ink" in str(error)
+    else:
+        assert result.shape == (28, 28) and result.dtype == np.uint8
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.png"):
         load_digit_image(tmp_path / "missing.png")

@@ -298,8 +298,9 @@ def _clear_inside(ink_at, shape, depths, side):
     is free of ink between the neighbouring sides' bands (and their blurred edges)."""
     first, last = (3, 1) if side in (0, 2) else (0, 2)          # the sides a row / column runs from, to
     start, stop = (depths[first] and depths[first] + 1), (depths[last] and depths[last] + 1)
+    lines = shape[0] if side in (0, 2) else shape[1]
     return any(not _edge_line(ink_at, shape, side, k)[start:-stop or None].any()
-               for k in (depths[side], depths[side] + 1))
+               for k in (depths[side], depths[side] + 1) if k < lines)
 
 
 def _paint_over_table(gray, reading=None):
