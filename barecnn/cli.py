@@ -447,6 +447,13 @@ def main(argv=None) -> int:
         message = str(error) if not isinstance(error, KeyError) else str(error.args[0] if error.args else error)
         print(f"barecnn: error: {message.splitlines()[0] if message else type(error).__name__}", file=sys.stderr)
         return EXIT_ERROR
+    except Exception as error:   # a bug of ours: still one line, with the way to the traceback
+        if args.debug:
+            raise
+        detail = str(error).splitlines()[0] if str(error) else ""
+        print(f"barecnn: error: internal error ({type(error).__name__}: {detail}); run it again with --debug "
+              f"for the traceback, and please report it", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

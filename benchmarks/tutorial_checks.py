@@ -180,7 +180,8 @@ def check_lockstep(data, seeds: int) -> None:
     for seed in range(seeds):
         r = lockstep(data, seed)
         print(f"  seed {seed}: weights apart by {r['apart']:.1e} of their largest; test accuracy barecnn "
-              f"{r['barecnn']:.2%}, PyTorch {r['pytorch']:.2%}; {r['disagree']} of 10,000 predictions differ", flush=True)
+              f"{r['barecnn']:.2%}, PyTorch {r['pytorch']:.2%}; {r['disagree']} of 10,000 predictions differ",
+              flush=True)
 
 
 def check_keras_twin(data, seeds: int) -> None:

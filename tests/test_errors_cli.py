@@ -262,3 +262,21 @@ def test_evaluate_images_empty_or_missing(barecnn_cli, model_file, tmp_path):
     assert_one_line_error(barecnn_cli("evaluate", model_file, "--images", tmp_path / "empty"), "no images found")
     assert_one_line_error(barecnn_cli("evaluate", model_file, "--images", tmp_path / "absent"),
                           "image folder not found", str(tmp_path / "absent"))
+
+
+def test_a_bug_of_ours_is_one_line_too(model_file, digit_png, monkeypatch, capsys):
+    """An exception nobody foresaw (here an IndexError from inside predict's preparation) is still one
+    line, saying how to see the traceback; with --debug the traceback is shown."""
+    import barecnn.data
+    from barecnn import cli
+
+    def broken(*args, **kwargs):
+        raise IndexError("index 1 is out of bounds for axis 0 with size 1")
+
+    monkeypatch.setattr(barecnn.data, "load_digit_image", broken)     # predict imports it when it runs
+    assert cli.main(["predict", str(model_file), str(digit_png)]) != 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("barecnn: error: internal error (IndexError: index 1")
+    assert "--debug" in lines[0]
+    with pytest.raises(IndexError):
+        cli.main(["predict", str(model_file), str(digit_png), "--debug"])
