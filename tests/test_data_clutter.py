@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 
 from barecnn.data import load_digit_image
 from barecnn.data.clutter import remove_edge_clutter, remove_ruled_lines
-from barecnn.data.images import _inside_convex_hull, _paint_over_table, _running, _shadow, _trim_edge_bands
+from barecnn.data.images import _inside_convex_hull, _paint_over_table, _shadow, _trim_edge_bands
 
 PAPER, PRINT, PEN = 235, 175, 30
 
@@ -388,13 +388,3 @@ def test_thick_digit_filling_its_crop_is_not_a_shadow(scale):
                               joint="curve")
     ink = np.asarray(page.resize((13 * scale, 16 * scale), Image.Resampling.BILINEAR), dtype=np.float64)
     assert _shadow(ink) is None
-
-
-@pytest.mark.parametrize("size", [1, 3, 5, 13])
-def test_running_minimum_and_maximum_over_a_square(size):
-    """Three passes per axis (van Herk / Gil-Werman) give what the plain windows give, at every size,
-    whether or not the blocks divide the padded length."""
-    values = np.random.default_rng(size).random((9, 11))
-    windows = np.lib.stride_tricks.sliding_window_view(np.pad(values, size // 2, mode="edge"), (size, size))
-    np.testing.assert_array_equal(_running(values, size, np.minimum), windows.min(axis=(2, 3)))
-    np.testing.assert_array_equal(_running(values, size, np.maximum), windows.max(axis=(2, 3)))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from barecnn.data import affine_warp, augment_digits, random_affine, random_shift_rotate, shift_rotate, stroke_width
+from barecnn.data.transforms import square_extreme
 
 
 def digit_batch(n=8):
@@ -186,3 +187,13 @@ def test_random_affine_elastic_bends_strokes_locally():
         return np.stack([x.sum(axis=2) @ grid, x.sum(axis=1) @ grid], -1) / x.sum(axis=(1, 2))[:, None]
     moved = np.abs(centre(out) - centre(images))
     assert np.median(moved) < 2.0 and moved.max() < 4.0
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 13])
+def test_square_extreme_is_the_minimum_and_maximum_over_a_square(size):
+    """Three passes per axis (van Herk / Gil-Werman) give what the plain windows give, at every size,
+    whether or not the blocks divide the padded length."""
+    values = np.random.default_rng(size).random((9, 11))
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(values, size // 2, mode="edge"), (size, size))
+    np.testing.assert_array_equal(square_extreme(values, size, np.minimum), windows.min(axis=(2, 3)))
+    np.testing.assert_array_equal(square_extreme(values, size, np.maximum), windows.max(axis=(2, 3)))

@@ -3,8 +3,8 @@ lines of ruled or squared paper, and clutter at the frame's edge.
 
 Printed lines. A digit written in an exercise book is photographed with the page's lines. Left
 in, the lines count as ink: the crop grows to the whole photo and the digit shrinks inside it.
-What sets a printed line apart from a pen stroke is that it is straight, thin, and runs from one edge of the
-photo to the other through margins where the digit has no ink. Lines are searched for on a
+What sets a printed line apart from a pen stroke is that it is straight, thin, and runs from one
+edge of the photo to the other through margins where the digit has no ink. Lines are searched for on a
 coarse copy of the ink (at most ``DETECT_SIZE`` pixels across), at every tilt up to
 ``MAX_TILT_DEGREES``: a photo is rarely square to the page. A family of lines (horizontal or
 vertical) is removed only when it has at least two lines and, without the lines, both margins it
@@ -66,7 +66,7 @@ def remove_ruled_lines(ink, floor):
     """
     if min(ink.shape) < MIN_SIZE:
         return ink
-    factor = _coarse_factor(ink.shape)
+    factor = coarse_factor(ink.shape)
     faint, inked = _coarse(ink > floor / 2, factor), _coarse(ink > floor, factor)
     margin_rows, margin_cols = _margin(inked.shape[0]), _margin(inked.shape[1])
     # A family is searched for only when ink reaches both margins it would cross (the search is most
@@ -116,7 +116,7 @@ def remove_edge_clutter(ink, floor):
         A new map without the clutter, or ``ink`` itself when there is none, when it reaches into
         the centre, or when it is all the ink there is.
     """
-    factor = _coarse_factor(ink.shape)
+    factor = coarse_factor(ink.shape)
     inked = _coarse(ink > floor, factor)
     on_frame = inked.copy()
     on_frame[1:-1, 1:-1] = False
@@ -157,9 +157,9 @@ def bounding_box(mask):
     return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
-def _coarse_factor(shape):
-    """The block size f that brings an image of ``shape`` to at most ``DETECT_SIZE`` pixels across."""
-    return max(1, -(-max(shape) // DETECT_SIZE))
+def coarse_factor(shape, size=DETECT_SIZE):
+    """The block size f that brings an image of ``shape`` to at most ``size`` pixels across."""
+    return max(1, -(-max(shape) // size))
 
 
 def _margin(length):

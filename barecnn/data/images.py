@@ -17,8 +17,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 from PIL import Image, ImageOps
 
-from .clutter import bounding_box, remove_edge_clutter, remove_ruled_lines
-from .transforms import grey_dilate
+from .clutter import bounding_box, coarse_factor, remove_edge_clutter, remove_ruled_lines
+from .transforms import grey_dilate, square_extreme
 
 MAX_PIXELS = 40_000_000
 # Phones' photo formats that Pillow cannot decode without a plug-in (iPhones save HEIC by default).
@@ -322,16 +322,18 @@ def _paint_over_table(gray, reading=None):
     np.ndarray, (H, W) float: ``gray`` itself, or a copy with the table painted over.
     """
     reading = _read_paper(gray) if reading is None else reading
-    if reading is None or not reading.dark_ink or not reading.ink[_border_mask(reading.ink.shape)].any():
-        return gray          # no table at the frame (or light ink: a page does not lie on a darker table)
-    ink = reading.ink
+    if reading is None or not reading.dark_ink:
+        return gray          # light ink: a page does not lie on a darker table
+    ink, frame = reading.ink, _border_mask(reading.ink.shape)
+    if not ink[frame].any():
+        return gray          # no table at the frame
     paper = ~ink & ~_isolated(~ink)
     beyond = ~_inside_convex_hull(paper, reading.rows, reading.cols)
     if not beyond.any():
         return gray
     lining = grey_dilate(beyond, 2) & ~beyond
     painted = grey_dilate(beyond, 1)
-    left, frame = ink & ~painted, _border_mask(ink.shape)
+    left = ink & ~painted
     if ink[lining].sum() > STRAY_INK * lining.sum() or left[frame].sum() > STRAY_INK * frame.sum():
         return gray          # the digit on the page's edge, or cropped to its ink
     if not left.any():
@@ -507,8 +509,8 @@ def _shadow(above_paper):
     areas much wider than the strokes, in an (H, W) map in which ink is brighter than paper.
 
     A plane cannot follow a shadow's edge, and the shadow read as ink. The shadow is what is left
-    of the map after a grey opening (a running minimum, then maximum, over a square) wider than
-    anything a stroke makes: ``SHADOW_REACH`` of the image's shorter side, and ``SHADOW_STROKES`` times
+    of the map after a grey opening (a running minimum, then maximum, over a square:
+    ``square_extreme``) wider than anything a stroke makes: ``SHADOW_REACH`` of the image's shorter side, and ``SHADOW_STROKES`` times
     the strokes' width (the ink above 75% of the contrast: a shadow is fainter than the pen), so a
     thick digit filling its crop is not taken for one. It is found on a coarse copy (block means,
     at most ``SHADOW_DETECT`` pixels across; the strokes are measured on block maxima) and scaled
@@ -522,15 +524,15 @@ def _shadow(above_paper):
     than ``SHADOW_AREA`` of the image lies ``SHADOW_LEVEL`` of the contrast or more under one).
     """
     height, width = above_paper.shape
-    factor = max(1, -(-max(height, width) // SHADOW_DETECT))
+    factor = coarse_factor(above_paper.shape, SHADOW_DETECT)
     coarse, highest = _blocks(above_paper, factor, np.mean), _blocks(above_paper, factor, np.max)
     contrast = above_paper.max()
     stroke = _measure_stroke_width(highest > 0.75 * contrast)
     size = 2 * int(round(max(1.0, SHADOW_REACH * min(coarse.shape), SHADOW_STROKES * stroke))) + 1
-    eroded = _running(coarse, size, np.minimum)
+    eroded = square_extreme(coarse, size, np.minimum)
     if eroded.max() <= SHADOW_LEVEL * contrast:
         return None          # strokes only: nothing survives the running minimum
-    shade = _running(eroded, size, np.maximum)
+    shade = square_extreme(eroded, size, np.maximum)
     if np.mean(shade > SHADOW_LEVEL * contrast) < SHADOW_AREA:
         return None
     scaled = Image.fromarray(shade.astype(np.float32)).resize((width, height), Image.Resampling.BILINEAR)
@@ -543,25 +545,6 @@ def _blocks(values, factor, reduce):
     rows, cols = max(1, values.shape[0] // factor), max(1, values.shape[1] // factor)
     down = reduce(values[:rows * factor].reshape(rows, -1, values.shape[1]), axis=1)
     return reduce(down[:, :cols * factor].reshape(rows, cols, -1), axis=2)
-
-
-def _running(values, size, reduce):
-    """``reduce`` (np.minimum or np.maximum) over a size x size square round every pixel of an (h, w)
-    array (size odd; the edges repeated), rows then columns, in three passes whatever the size (van
-    Herk 1992; Gil and Werman 1993): the array is cut into blocks of ``size``, reduced forwards and
-    backwards within each block, and every window spans the end of one block and the start of the
-    next."""
-    half = size // 2
-    for axis in (0, 1):
-        lines = np.moveaxis(values, axis, 0)
-        length = lines.shape[0]
-        extra = -(length + 2 * half) % size
-        padded = np.pad(lines, [(half, half + extra), (0, 0)], mode="edge")
-        blocks = padded.reshape(-1, size, lines.shape[1])
-        forward = reduce.accumulate(blocks, axis=1).reshape(padded.shape)
-        backward = reduce.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].reshape(padded.shape)
-        values = np.moveaxis(reduce(backward[:length], forward[size - 1:size - 1 + length]), 0, axis)
-    return values
 
 
 def _fit_paper(gray, border_mask):

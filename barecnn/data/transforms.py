@@ -260,8 +260,28 @@ def grey_dilate(values, radius):
 
 
 def grey_erode(values, radius):
-    """Grey erosion by a disk: the smallest value within ``radius`` pixels (see :func:`grey_dilate`)."""
+    """Grey erosion by a disk: the smallest value within ``radius`` pixels (see :func:`grey_dilate`,
+    and :func:`square_extreme` for a square of any size in a fixed number of passes)."""
     return -grey_dilate(-values, radius)
+
+
+def square_extreme(values, size, reduce):
+    """``reduce`` (np.minimum or np.maximum) over a size x size square round every pixel of an (h, w)
+    array (size odd; the edges repeated), rows then columns, in three passes whatever the size (van
+    Herk 1992; Gil and Werman 1993): the array is cut into blocks of ``size``, reduced forwards and
+    backwards within each block, and every window spans the end of one block and the start of the
+    next."""
+    half = size // 2
+    for axis in (0, 1):
+        lines = np.moveaxis(values, axis, 0)
+        length = lines.shape[0]
+        extra = -(length + 2 * half) % size
+        padded = np.pad(lines, [(half, half + extra), (0, 0)], mode="edge")
+        blocks = padded.reshape(-1, size, lines.shape[1])
+        forward = reduce.accumulate(blocks, axis=1).reshape(padded.shape)
+        backward = reduce.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].reshape(padded.shape)
+        values = np.moveaxis(reduce(backward[:length], forward[size - 1:size - 1 + length]), 0, axis)
+    return values
 
 
 def _bilinear_sample(images, src_y, src_x, fill):
