@@ -86,6 +86,11 @@ def photo(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.rint(page), 0, 255).astype(np.uint8)
 
 
+def turned(rows: np.ndarray, cols: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates in a frame turned by ``angle`` (radians): the distance down it and across it."""
+    return rows * np.cos(angle) - cols * np.sin(angle), rows * np.sin(angle) + cols * np.cos(angle)
+
+
 def lined_paper(ink: np.ndarray, rng: np.random.Generator, squared: bool) -> np.ndarray:
     """The strokes over a page's printed lines: ruled lines 22-36 px apart (squares of 16-26 px),
     about 2 px thick, 20-50% as dark as the pen, the page turned by up to 4 degrees (at 4x size)."""
@@ -96,10 +101,8 @@ def lined_paper(ink: np.ndarray, rng: np.random.Generator, squared: bool) -> np.
         angle = np.deg2rad(rng.uniform(-4, 4))
         spacing = rng.uniform(16, 26) if squared else rng.uniform(22, 36)
         level = rng.uniform(0.2, 0.5)
-        across = [rows * np.cos(angle) - cols * np.sin(angle)]             # distance down the page
-        if squared:
-            across.append(cols * np.cos(angle) + rows * np.sin(angle))     # and across it
-        for position in across:
+        down, across = turned(rows, cols, angle)                          # distance down the page, across it
+        for position in (down, across) if squared else (down,):
             to_line = np.abs((position - rng.uniform(0, spacing) + spacing / 2) % spacing - spacing / 2)
             np.maximum(page, level * np.clip(1.5 - to_line, 0, 1), out=page)
     return out
@@ -143,8 +146,7 @@ def turned_page(pages: np.ndarray, ink: np.ndarray, rng: np.random.Generator) ->
     for page, strokes in zip(pages, ink):
         angle = np.deg2rad(rng.uniform(-20, 20))
         centre_row, centre_col = (height - 1) / 2 + rng.uniform(-8, 8, size=2)
-        down = (rows - centre_row) * np.cos(angle) - (cols - centre_col) * np.sin(angle)
-        across = (rows - centre_row) * np.sin(angle) + (cols - centre_col) * np.cos(angle)
+        down, across = turned(rows - centre_row, cols - centre_col, angle)
         inked = strokes > 0.05
         half_height = np.abs(down[inked]).max(initial=0) + rng.uniform(4, 30)
         half_width = np.abs(across[inked]).max(initial=0) + rng.uniform(4, 30)
@@ -161,8 +163,7 @@ def shadow(pages: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     rows, cols = np.mgrid[0:height, 0:width] - np.array([height / 2, width / 2])[:, None, None]
     out = pages.astype(np.float64)
     for page in out:
-        angle = rng.uniform(0, 2 * np.pi)
-        across = rows * np.cos(angle) + cols * np.sin(angle)
+        across, _ = turned(rows, cols, -rng.uniform(0, 2 * np.pi))          # towards the angle
         edge = across.max() - rng.uniform(0.15, 0.45) * (across.max() - across.min())
         ramp = 1.0 / (1.0 + np.exp(-(across - edge) / (rng.uniform(6, 20) / 4)))
         page *= 1.0 - rng.uniform(0.25, 0.45) * ramp
