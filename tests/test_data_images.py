@@ -173,6 +173,41 @@ def test_ink_on_the_border_does_not_tilt_the_paper():
     np.testing.assert_allclose(fitted(rows, cols), paper, atol=1e-6)
 
 
+def overexposed(image, seed=0):
+    """A dark-on-white ``image`` photographed lit from one corner so brightly that the camera
+    saturated: its paper ramps from 175 to 315 across the frame, and shows as 255 over about a
+    third of it; grain of 5 levels."""
+    gray = np.asarray(image, dtype=np.float64)
+    rows, cols = np.mgrid[0:gray.shape[0], 0:gray.shape[1]]
+    light = 175 + 70 * rows / gray.shape[0] + 70 * cols / gray.shape[1]
+    photo = np.where(gray > 127, light, 50.0) + np.random.default_rng(seed).normal(0, 5, gray.shape)
+    return np.clip(np.rint(photo), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_overexposed_paper_is_not_ink(seed):
+    """A plane through the saturated patch and the rest of the page leaves the darker corner above it:
+    it was read as ink, and the crop took in the corner."""
+    page = overexposed(drawn_zero(size=(240, 320)), seed)
+    assert 0.25 < np.mean(page == 255) < 0.5
+    result, plain = load_digit_image(page), load_digit_image(drawn_zero(size=(240, 320)))
+    assert correlation(result, plain) > 0.95                                   # was 0.07 and 0.13
+    assert result.any(axis=0).sum() == plain.any(axis=0).sum()                 # as wide: no corner in the crop
+
+
+def test_paper_is_fitted_through_the_saturated_patch():
+    from barecnn.data.images import _border_mask, _fit_paper
+
+    rows, cols = np.mgrid[0:100, 0:80]
+    beyond = 60.0 - 90.0 * rows / 100 - 40.0 * cols / 80      # inverted: paper at 0 and below is saturated
+    gray = np.maximum(beyond, 0.0)
+    gray[40:46, :2] = 250.0                                     # a stroke reaching the left edge
+    fitted, noise = _fit_paper(gray, _border_mask(gray.shape))
+    np.testing.assert_allclose(fitted.plane(rows, cols), beyond, atol=0.5)
+    np.testing.assert_allclose(fitted(rows, cols), np.maximum(beyond, 0.0), atol=0.5)
+    assert fitted.clips() and noise < 0.5
+
+
 def test_small_tightly_cropped_scan_keeps_its_ink():
     """A 16x16 scan cropped to the digit (USPS's size): ink covers much of the border. The noise
     level was once measured on all of the border, ink included, and put every stroke under it."""

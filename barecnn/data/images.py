@@ -6,8 +6,10 @@ centre of mass lies at the field's centre. ``load_digit_image`` repeats those
 steps for any image Pillow can read, and widens strokes much thinner than
 MNIST's (its writers used thick pens; a ballpoint line on a large photo shrinks
 to a hairline in the 20x20 box). What a photo shows besides the digit (a
-page's printed lines, a form's box, the table at the frame's edge, a shadow)
-is taken out first (``_clear_the_frame``, ``_shadow``, ``clutter.py``).
+page's printed lines, a form's box, the table at the frame's edge, a shadow,
+specks of grain round a small digit) is taken out first (``_clear_the_frame``,
+``_shadow``, ``clutter.py``), and paper the camera saturated is told from
+ink (``_fit_through_saturation``).
 """
 
 import warnings
@@ -17,7 +19,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 from PIL import Image, ImageOps
 
-from .clutter import bounding_box, coarse_factor, remove_edge_clutter, remove_ruled_lines
+from .clutter import bounding_box, coarse_factor, remove_edge_clutter, remove_ruled_lines, remove_specks
 from .transforms import grey_dilate, square_extreme
 
 MAX_PIXELS = 40_000_000
@@ -48,6 +50,17 @@ MAX_NOISE_LEVEL = 0.5
 # A paper plane is fitted to at most about this many pixels (evenly spread): a 12 MP photo's border
 # has 800,000, and fitting them all took half of its preparation time.
 PLANE_SAMPLE = 5_000
+# Where the camera saturated the paper, the plane is refitted through the saturation (at most
+# MAX_REFITS times, until no coefficient moves by SETTLED grey levels), and that fit kept when it moves
+# the paper by more than DEPARTURE of the contrast, takes UNSATURATED_PAPER of the unsaturated pixels
+# for paper, they spread about it by at most PAPER_GRAIN grey levels, and it rises across them by
+# RAMP_SIGMAS times that spread (``_fit_through_saturation``).
+MAX_REFITS = 50
+SETTLED = 0.01
+DEPARTURE = 0.5 * NOISE_LEVEL
+UNSATURATED_PAPER = 0.9
+PAPER_GRAIN = 10.0
+RAMP_SIGMAS = 3.0
 # A shadow is what is left after an opening over SHADOW_REACH of the image's shorter side, and at least
 # SHADOW_STROKES strokes' widths (on a copy at most SHADOW_DETECT pixels across); it is taken out when
 # at least SHADOW_AREA of the image lies SHADOW_LEVEL of the ink's contrast or more under it.
@@ -72,10 +85,11 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
     box cut along its lines, the table beyond the page) and paint over the
     table beyond a page turned askew; make the ink bright on a 0 background,
     inverting dark-on-light images; subtract the paper (a plane fitted to the
-    border, and a shadow across it) and drop faint noise; take out the printed
-    lines of ruled or squared paper and clutter at the frame's edge
-    (``clutter``: part of a neighbouring digit); crop to the ink, take out a
-    box drawn round the digit, and crop again; widen strokes that would end
+    border, held where the camera saturated, and a shadow across it) and drop
+    faint noise; take out the printed lines of ruled or squared paper, clutter
+    at the frame's edge (``clutter``: part of a neighbouring digit) and specks
+    away from the digit; crop to the ink, take out a box drawn round the
+    digit, and crop again; widen strokes that would end
     up thinner than ``MIN_STROKE_WIDTH`` pixels (a thin pen photographed
     large); scale to fit 20x20 keeping the aspect ratio; stretch the
     brightest ink to 255; paste into 28x28 with the centre of mass at
@@ -426,7 +440,9 @@ def _read_paper(gray):
     if towards_ink == 0:
         return None
     well_off = max(brightest - median, median - darkest) / 4.0
-    plane, _ = _fit_plane(towards_ink * sample.ravel(), rows.ravel(), cols.ravel(), gray.shape)
+    # The paper saturates at white (255) under dark ink, at black (0) under light ink.
+    clip_level = -255.0 if towards_ink < 0 else 0.0
+    plane, _ = _fit_plane(towards_ink * sample.ravel(), rows.ravel(), cols.ravel(), gray.shape, clip_level)
 
     def ink_at(at_rows, at_cols):
         return towards_ink * gray[at_rows, at_cols] - plane(at_rows, at_cols) > well_off
@@ -441,11 +457,13 @@ def _ink_map(gray, invert):
     """Return ink intensity 0..1 on a 0 background.
 
     The paper is modelled as a plane ``a + b*row + c*col`` fitted to the border
-    pixels (a photo's light often falls off across the page), and every pixel's
-    ink is its difference from that plane; a shadow across light paper, which a
-    plane cannot follow, is subtracted too, and the ink under it brightened by
-    as much as the shadow dimmed the paper (``_shadow``). A page's printed lines
-    and clutter at the frame's edge are taken out (``clutter``). Faint pixels are zeroed: those
+    pixels (a photo's light often falls off across the page), held at 0 where
+    the camera saturated the paper (``_fit_through_saturation``), and every
+    pixel's ink is its difference from that; a shadow across light paper, which
+    a plane cannot follow, is subtracted too, and the ink under it brightened by
+    as much as the shadow dimmed the paper (``_shadow``). A page's printed lines,
+    clutter at the frame's edge and specks away from the digit are taken out
+    (``clutter``). Faint pixels are zeroed: those
     less than 10% of the ink contrast, or less than four noise standard
     deviations (estimated from the paper pixels of the border; at most half the
     contrast) above the paper, and single bright pixels with no bright
@@ -470,9 +488,12 @@ def _ink_map(gray, invert):
     if invert:
         gray = 255.0 - gray
     paper, noise_sigma = _fit_paper(gray, border_mask)
-    # The plane is a + b*row + c*col: its rows' part, then its columns' (no (H, W) plane on a large photo).
-    above_paper = gray - paper(np.arange(gray.shape[0])[:, None], 0)
-    above_paper -= paper(0, np.arange(gray.shape[1])) - paper(0, 0)
+    rows, cols = np.arange(gray.shape[0])[:, None], np.arange(gray.shape[1])
+    if paper.clips():
+        above_paper = gray - paper(rows, cols)
+    else:   # the plane's rows' part, then its columns' (no (H, W) plane on a large photo)
+        above_paper = gray - paper.plane(rows, 0)
+        above_paper -= paper.plane(0, cols) - paper.plane(0, 0)
     if invert:                     # a shadow darkens light paper
         _take_out_shadow(above_paper, paper)
     contrast = above_paper.max()
@@ -486,7 +507,7 @@ def _ink_map(gray, invert):
     ink = remove_ruled_lines(np.clip(above_paper, 0.0, 1.0, out=above_paper), floor)
     ink[ink < floor] = 0.0
     ink[_isolated(ink > 0)] = 0.0
-    ink = remove_edge_clutter(ink, floor)
+    ink = remove_specks(remove_edge_clutter(ink, floor))
     return ink, floor
 
 
@@ -510,9 +531,10 @@ def _shadow(above_paper):
 
     A plane cannot follow a shadow's edge, and the shadow read as ink. The shadow is what is left
     of the map after a grey opening (a running minimum, then maximum, over a square:
-    ``square_extreme``) wider than anything a stroke makes: ``SHADOW_REACH`` of the image's shorter side, and ``SHADOW_STROKES`` times
-    the strokes' width (the ink above 75% of the contrast: a shadow is fainter than the pen), so a
-    thick digit filling its crop is not taken for one. It is found on a coarse copy (block means,
+    ``square_extreme``) wider than anything a stroke makes: ``SHADOW_REACH`` of the image's
+    shorter side, and ``SHADOW_STROKES`` times the strokes' width (the ink above 75% of the
+    contrast: a shadow is fainter than the pen), so a thick digit filling its crop is not taken
+    for one. It is found on a coarse copy (block means,
     at most ``SHADOW_DETECT`` pixels across; the strokes are measured on block maxima) and scaled
     back up. An opening leaves a straight edge, sharp or soft, as it is; what it cannot keep is a
     shadow narrower than its square: a thin band along the frame, the tip of a wedge across a
@@ -554,7 +576,7 @@ def _fit_paper(gray, border_mask):
 
     Returns
     -------
-    plane : callable (rows, cols) -> the paper's level there (broadcasting like numpy)
+    paper : _Paper, the paper's level (held at 0 where the camera saturated)
     noise_sigma : float
         The robust standard deviation of the paper pixels about the plane: the grain and sensor
         noise, measured on paper alone (a tightly cropped digit's ink covers much of the border).
@@ -562,23 +584,25 @@ def _fit_paper(gray, border_mask):
     rows, cols = np.nonzero(border_mask)
     step = max(1, rows.size // PLANE_SAMPLE)
     rows, cols = rows[::step], cols[::step]
-    return _fit_plane(gray[rows, cols], rows, cols, gray.shape)
+    return _fit_plane(gray[rows, cols], rows, cols, gray.shape, clip_level=0.0)
 
 
-def _fit_plane(values, rows, cols, shape):
+def _fit_plane(values, rows, cols, shape, clip_level):
     """Fit the paper's level ``a + b*row + c*col`` to pixels at (``rows``, ``cols``) of an image of
     ``shape``, ink brighter than paper.
 
     The darker half of the pixels is paper as long as ink covers less than half of them. The plane
     is fitted to that half, then refitted three times to the pixels at most 3 robust standard
     deviations above the previous fit: ink stays out. A flat page gives a constant, a photo lit
-    from one side a ramp.
+    from one side a ramp. Where light paper saturated the camera, the plane is fitted again
+    through the saturation (``_fit_through_saturation``), and held at ``clip_level``.
 
     Returns
     -------
-    plane : callable (rows, cols) -> the paper's level there (broadcasting like numpy)
+    paper : _Paper, the paper's level at (rows, cols)
     noise_sigma : float
-        The robust standard deviation of the paper pixels about the plane.
+        The robust standard deviation of the paper pixels about the plane (the unsaturated ones,
+        when the plane runs through a saturated patch).
     """
     height, width = shape
     # Coordinates scaled to -0.5..0.5 keep the 3x3 normal equations well conditioned.
@@ -587,9 +611,93 @@ def _fit_plane(values, rows, cols, shape):
     for _ in range(3):
         residuals = values - design @ _least_squares(design[paper], values[paper])
         paper = residuals <= 3.0 * max(_robust_sigma(residuals[paper]), 1.0)
-    a, b, c = _least_squares(design[paper], values[paper])
-    noise_sigma = _robust_sigma(values[paper] - design[paper] @ (a, b, c))
-    return (lambda rows, cols: a + b * (rows / height - 0.5) + c * (cols / width - 0.5)), noise_sigma
+    coefficients = _least_squares(design[paper], values[paper])
+    noise_sigma = _robust_sigma(values[paper] - design[paper] @ coefficients)
+    through = _fit_through_saturation(design, values, clip_level, coefficients)
+    if through is not None:
+        coefficients, noise_sigma = through
+    return _Paper(tuple(coefficients), shape, float(clip_level)), noise_sigma
+
+
+def _fit_through_saturation(design, values, clip_level, plain):
+    """The paper's plane refitted for pixels saturated at ``clip_level``, or None to keep ``plain``.
+
+    Where light paper would lie beyond what the camera records (0 or 255; ``clip_level``, oriented
+    like ``values``) the photo shows ``clip_level``: a flat patch that the plain fit, whose ink
+    threshold it shrinks to nothing, follows, leaving the rest of the page above the plane, read
+    as ink. A saturated pixel says only that the paper there is at ``clip_level`` or beyond, so it
+    counts only where the plane lies above ``clip_level`` (holding it down there). The unsaturated
+    paper (the darker half of the unsaturated pixels, to start with) is chosen again at most 3
+    robust standard deviations above the plane, and the plane refitted, until no coefficient
+    moves by ``SETTLED`` (at most ``MAX_REFITS`` times: a censored regression, fitted as its
+    noiseless limit, one-sided least squares).
+
+    The refit is kept when it is a page's light running into saturation: it moves the paper's
+    level by more than ``DEPARTURE`` of the contrast somewhere (half what the noise floor drops
+    anyway); it takes at least ``UNSATURATED_PAPER`` of the unsaturated pixels for paper (a photo's
+    border is paper; a scan cropped to its ink, saturated white round it, has ink there); they
+    spread about it by at most ``PAPER_GRAIN`` grey levels (a camera's grain: 5-6 on the
+    handwriting sets' photos; faint ink taken for paper spreads over tens: 12-75 on their
+    tight scans); and the plane rises across them by at least ``RAMP_SIGMAS`` times that spread.
+
+    Returns
+    -------
+    (coefficients (3,), noise_sigma) or None
+    """
+    clipped = values <= clip_level
+    if not clipped.any() or clipped.all():
+        return None
+    unclipped = ~clipped
+    if _robust_sigma(values[unclipped] - design[unclipped] @ _least_squares(design[unclipped], values[unclipped])) \
+            > 2 * PAPER_GRAIN:
+        return None                 # the unsaturated pixels are not one plane's paper: ink (a quick look)
+    coefficients = plain
+    measured = ~clipped & (values <= np.median(values[~clipped]))
+    paper = None
+    for _ in range(MAX_REFITS):
+        if not measured.any():
+            return None
+        predicted = design @ coefficients
+        residuals = values - predicted
+        measured = ~clipped & (residuals <= 3.0 * max(_robust_sigma(residuals[measured]), 1.0))
+        # A saturated pixel holds the plane down only where the plane lies above the clip level.
+        previous, paper = paper, measured | (clipped & (predicted > clip_level))
+        if previous is not None and np.array_equal(paper, previous):
+            break                   # the same pixels give the same plane
+        coefficients = _least_squares(design[paper], values[paper])
+    if measured.sum() < UNSATURATED_PAPER * (~clipped).sum():
+        return None
+    fitted = design[measured] @ coefficients
+    noise_sigma = _robust_sigma(values[measured] - fitted)
+    moved = np.maximum(design @ coefficients, clip_level) - np.maximum(design @ plain, clip_level)
+    if (np.abs(moved).max() <= DEPARTURE * (values.max() - clip_level) or noise_sigma > PAPER_GRAIN
+            or fitted.max() - fitted.min() < RAMP_SIGMAS * max(noise_sigma, 1.0)):
+        return None
+    return coefficients, noise_sigma
+
+
+class _Paper(NamedTuple):
+    """The paper's level in an image of ``shape``: the plane ``a + b*row + c*col`` (rows and columns
+    scaled to -0.5..0.5), held at ``clip_level`` where the camera saturated (``_fit_plane``)."""
+    coefficients: tuple
+    shape: tuple
+    clip_level: float
+
+    def plane(self, rows, cols):
+        """The plane at (rows, cols), broadcasting like numpy."""
+        a, b, c = self.coefficients
+        return a + b * (rows / self.shape[0] - 0.5) + c * (cols / self.shape[1] - 0.5)
+
+    def __call__(self, rows, cols):
+        """The paper's level at (rows, cols): the plane, held at the clip level."""
+        return np.maximum(self.plane(rows, cols), self.clip_level)
+
+    def clips(self):
+        """Whether the plane goes beyond the clip level anywhere in the image (a plane's lowest
+        point in a rectangle is one of its corners)."""
+        last_row, last_col = self.shape[0] - 1, self.shape[1] - 1
+        corners = self.plane(np.array([0, 0, last_row, last_row]), np.array([0, last_col, 0, last_col]))
+        return bool(corners.min() < self.clip_level)
 
 
 def _least_squares(design, values):
