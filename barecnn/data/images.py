@@ -51,12 +51,11 @@ MAX_NOISE_LEVEL = 0.5
 # has 800,000, and fitting them all took half of its preparation time.
 PLANE_SAMPLE = 5_000
 # Where the camera saturated the paper, the plane is refitted through the saturation (at most
-# MAX_REFITS times, until no coefficient moves by SETTLED grey levels), and that fit kept when it moves
+# MAX_REFITS times, until the pixels it rests on repeat), and that fit kept when it moves
 # the paper by more than DEPARTURE of the contrast, takes UNSATURATED_PAPER of the unsaturated pixels
 # for paper, they spread about it by at most PAPER_GRAIN grey levels, and it rises across them by
 # RAMP_SIGMAS times that spread (``_fit_through_saturation``).
 MAX_REFITS = 50
-SETTLED = 0.01
 DEPARTURE = 0.5 * NOISE_LEVEL
 UNSATURATED_PAPER = 0.9
 PAPER_GRAIN = 10.0
@@ -628,17 +627,20 @@ def _fit_through_saturation(design, values, clip_level, plain):
     as ink. A saturated pixel says only that the paper there is at ``clip_level`` or beyond, so it
     counts only where the plane lies above ``clip_level`` (holding it down there). The unsaturated
     paper (the darker half of the unsaturated pixels, to start with) is chosen again at most 3
-    robust standard deviations above the plane, and the plane refitted, until no coefficient
-    moves by ``SETTLED`` (at most ``MAX_REFITS`` times: a censored regression, fitted as its
-    noiseless limit, one-sided least squares).
+    robust standard deviations above the plane, and the plane refitted, until the pixels it
+    rests on come round again (at most ``MAX_REFITS`` times: a censored regression, fitted as its
+    noiseless limit, one-sided least squares). A quick look first: when the unsaturated pixels
+    spread by more than twice ``PAPER_GRAIN`` about their own least-squares plane, they are ink
+    (an MNIST digit's), and nothing is refitted.
 
     The refit is kept when it is a page's light running into saturation: it moves the paper's
     level by more than ``DEPARTURE`` of the contrast somewhere (half what the noise floor drops
     anyway); it takes at least ``UNSATURATED_PAPER`` of the unsaturated pixels for paper (a photo's
     border is paper; a scan cropped to its ink, saturated white round it, has ink there); they
     spread about it by at most ``PAPER_GRAIN`` grey levels (a camera's grain: 5-6 on the
-    handwriting sets' photos; faint ink taken for paper spreads over tens: 12-75 on their
-    tight scans); and the plane rises across them by at least ``RAMP_SIGMAS`` times that spread.
+    handwriting sets' photos; faint ink taken for paper spreads over tens: 12-75 on training
+    digits scanned like the ``tight`` set); and the plane rises across them by at least
+    ``RAMP_SIGMAS`` times that spread.
 
     Returns
     -------
@@ -648,24 +650,24 @@ def _fit_through_saturation(design, values, clip_level, plain):
     if not clipped.any() or clipped.all():
         return None
     unclipped = ~clipped
-    if _robust_sigma(values[unclipped] - design[unclipped] @ _least_squares(design[unclipped], values[unclipped])) \
-            > 2 * PAPER_GRAIN:
-        return None                 # the unsaturated pixels are not one plane's paper: ink (a quick look)
+    own_plane = design[unclipped] @ _least_squares(design[unclipped], values[unclipped])
+    if _robust_sigma(values[unclipped] - own_plane) > 2 * PAPER_GRAIN:
+        return None                 # the unsaturated pixels are not one plane's paper: ink
     coefficients = plain
-    measured = ~clipped & (values <= np.median(values[~clipped]))
+    measured = unclipped & (values <= np.median(values[unclipped]))
     paper = None
     for _ in range(MAX_REFITS):
         if not measured.any():
             return None
         predicted = design @ coefficients
         residuals = values - predicted
-        measured = ~clipped & (residuals <= 3.0 * max(_robust_sigma(residuals[measured]), 1.0))
+        measured = unclipped & (residuals <= 3.0 * max(_robust_sigma(residuals[measured]), 1.0))
         # A saturated pixel holds the plane down only where the plane lies above the clip level.
         previous, paper = paper, measured | (clipped & (predicted > clip_level))
         if previous is not None and np.array_equal(paper, previous):
             break                   # the same pixels give the same plane
         coefficients = _least_squares(design[paper], values[paper])
-    if measured.sum() < UNSATURATED_PAPER * (~clipped).sum():
+    if measured.sum() < UNSATURATED_PAPER * unclipped.sum():
         return None
     fitted = design[measured] @ coefficients
     noise_sigma = _robust_sigma(values[measured] - fitted)
