@@ -144,9 +144,9 @@ def remove_edge_clutter(ink, floor):
 
 def remove_specks(ink):
     """Take out the specks: blobs of ink (``_blobs``) that each hold less than ``SPECK_SHARE`` of
-    all the ink and reach farther than ``SPECK_DISTANCE`` of the digit's size
-    beyond the box round the other blobs (the digit). Nearer, a small blob hardly stretches the
-    crop, and is more likely the digit's own: a thin stroke broken by the noise threshold.
+    all the ink and reach farther than ``SPECK_DISTANCE`` of the digit's size beyond the box round
+    the other blobs (the digit). Nearer, a small blob hardly stretches the crop, and is more likely
+    the digit's own: a thin stroke broken by the noise threshold.
 
     Parameters
     ----------

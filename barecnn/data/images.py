@@ -487,12 +487,7 @@ def _ink_map(gray, invert):
     if invert:
         gray = 255.0 - gray
     paper, noise_sigma = _fit_paper(gray, border_mask)
-    rows, cols = np.arange(gray.shape[0])[:, None], np.arange(gray.shape[1])
-    if paper.clips():
-        above_paper = gray - paper(rows, cols)
-    else:   # the plane's rows' part, then its columns' (no (H, W) plane on a large photo)
-        above_paper = gray - paper.plane(rows, 0)
-        above_paper -= paper.plane(0, cols) - paper.plane(0, 0)
+    above_paper = paper.subtracted_from(gray)
     if invert:                     # a shadow darkens light paper
         _take_out_shadow(above_paper, paper)
     contrast = above_paper.max()
@@ -533,9 +528,8 @@ def _shadow(above_paper):
     ``square_extreme``) wider than anything a stroke makes: ``SHADOW_REACH`` of the image's
     shorter side, and ``SHADOW_STROKES`` times the strokes' width (the ink above 75% of the
     contrast: a shadow is fainter than the pen), so a thick digit filling its crop is not taken
-    for one. It is found on a coarse copy (block means,
-    at most ``SHADOW_DETECT`` pixels across; the strokes are measured on block maxima) and scaled
-    back up. An opening leaves a straight edge, sharp or soft, as it is; what it cannot keep is a
+    for one. It is found on a coarse copy (block means, at most ``SHADOW_DETECT`` pixels across;
+    the strokes are measured on block maxima) and scaled back up. An opening leaves a straight edge, sharp or soft, as it is; what it cannot keep is a
     shadow narrower than its square: a thin band along the frame, the tip of a wedge across a
     corner (those stay ink).
 
@@ -608,8 +602,7 @@ def _fit_plane(values, rows, cols, shape, clip_level):
     design = np.column_stack([np.ones(rows.size), rows / height - 0.5, cols / width - 0.5])
     paper = values <= np.median(values)
     for _ in range(3):
-        residuals = values - design @ _least_squares(design[paper], values[paper])
-        paper = residuals <= 3.0 * max(_robust_sigma(residuals[paper]), 1.0)
+        paper = _paper_among(values - design @ _least_squares(design[paper], values[paper]), paper)
     coefficients = _least_squares(design[paper], values[paper])
     noise_sigma = _robust_sigma(values[paper] - design[paper] @ coefficients)
     through = _fit_through_saturation(design, values, clip_level, coefficients)
@@ -660,8 +653,7 @@ def _fit_through_saturation(design, values, clip_level, plain):
         if not measured.any():
             return None
         predicted = design @ coefficients
-        residuals = values - predicted
-        measured = unclipped & (residuals <= 3.0 * max(_robust_sigma(residuals[measured]), 1.0))
+        measured = unclipped & _paper_among(values - predicted, measured)
         # A saturated pixel holds the plane down only where the plane lies above the clip level.
         previous, paper = paper, measured | (clipped & (predicted > clip_level))
         if previous is not None and np.array_equal(paper, previous):
@@ -694,12 +686,22 @@ class _Paper(NamedTuple):
         """The paper's level at (rows, cols): the plane, held at the clip level."""
         return np.maximum(self.plane(rows, cols), self.clip_level)
 
-    def clips(self):
-        """Whether the plane goes beyond the clip level anywhere in the image (a plane's lowest
-        point in a rectangle is one of its corners)."""
-        last_row, last_col = self.shape[0] - 1, self.shape[1] - 1
-        corners = self.plane(np.array([0, 0, last_row, last_row]), np.array([0, last_col, 0, last_col]))
-        return bool(corners.min() < self.clip_level)
+    def subtracted_from(self, gray):
+        """``gray`` less the paper's level, a new (H, W) array. A plane that stays above the clip
+        level (its lowest point in the image is a corner) is subtracted by its rows' part, then its
+        columns': no (H, W) plane is built for a large photo."""
+        rows, cols = np.arange(self.shape[0])[:, None], np.arange(self.shape[1])
+        if self.plane(rows[[0, -1]], cols[[0, -1]]).min() < self.clip_level:
+            return gray - self(rows, cols)
+        above = gray - self.plane(rows, 0)
+        above -= self.plane(0, cols) - self.plane(0, 0)
+        return above
+
+
+def _paper_among(residuals, paper):
+    """Which pixels lie at most 3 robust standard deviations (of the ``paper`` pixels' residuals,
+    and at least one grey level) above a fitted plane: paper, the rest ink."""
+    return residuals <= 3.0 * max(_robust_sigma(residuals[paper]), 1.0)
 
 
 def _least_squares(design, values):
@@ -837,4 +839,3 @@ def _center_by_mass(digit, field_size, center):
     field = np.zeros((field_size, field_size), dtype=np.uint8)
     field[top : top + height, left : left + width] = digit
     return field
-
