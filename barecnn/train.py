@@ -191,13 +191,16 @@ class Trainer:
     """Runs :class:`TrainConfig` on a model and data, writing checkpoints into ``out_dir``.
 
     Use :meth:`create` for a new run and :meth:`resume` to continue one from its checkpoint.
+    ``log`` receives each message (None: a silent run); ``progress`` shows a bar per epoch on a
+    terminal (by default when there is a log).
     """
 
     def __init__(self, config: TrainConfig, model: models.Classifier, train: Split, val: Split,
-                 out_dir: Path | None, log: Callable[[str], None] = print, progress: bool = True):
+                 out_dir: Path | None, log: Callable[[str], None] | None = print, progress: bool | None = None):
         self.config, self.model, self.train_split, self.val_split = config, model, train, val
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.log, self.progress = log, progress
+        self.log = log if log is not None else (lambda message: None)
+        self.progress = log is not None if progress is None else progress
         # Each batch is split across the cores, one model replica each (see barecnn.nn.DataParallel).
         self.runner = nn.DataParallel(model, workers=config.workers)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)

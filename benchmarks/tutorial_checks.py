@@ -74,7 +74,7 @@ def keras_initialisation(model, rng: np.random.Generator) -> None:
 def validation_accuracy(config: TrainConfig, data, train_size=None, adjust=None) -> float:
     """Train ``config`` (``adjust(model, train_split)`` first, if given) and score the held-out split."""
     train, val, _ = split_dataset(data, config.val_size, np.random.default_rng(config.seed), train_size)
-    trainer = Trainer.create(config, train, val, out_dir=None, progress=False, log=lambda message: None)
+    trainer = Trainer.create(config, train, val, out_dir=None, log=None)
     if adjust is not None:
         adjust(trainer.model, train)
     trainer.fit()
@@ -144,7 +144,7 @@ def lockstep(data, seed: int) -> dict:
 
     config = replace(SEED000_KERAS, val_size=0, seed=seed)
     train, val, test = split_dataset(data, 0, np.random.default_rng(seed))
-    trainer = Trainer.create(config, train, val, out_dir=None, progress=False, log=lambda message: None)
+    trainer = Trainer.create(config, train, val, out_dir=None, log=None)
     model = trainer.model
     conv, dense = torch.nn.Conv2d(1, 8, 3, bias=False), torch.nn.Linear(8 * 13 * 13, 10)
     twin = torch.nn.Sequential(conv, torch.nn.MaxPool2d(2), torch.nn.Flatten(), dense)

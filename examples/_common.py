@@ -49,7 +49,7 @@ def run_experiment(title: str, config: TrainConfig, tutorial_result: str, explan
         run = replace(config, seed=seed)
         train, val, test = split_dataset(data, run.val_size, np.random.default_rng(seed), train_size, test_size)
         start = time.perf_counter()
-        trainer = Trainer.create(run, train, val, out_dir=None, progress=False, log=lambda message: None)
+        trainer = Trainer.create(run, train, val, out_dir=None, log=None)
         trainer.fit()
         accuracy = evaluate(trainer.model, test)["accuracy"]
         accuracies.append(accuracy)

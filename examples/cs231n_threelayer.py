@@ -17,7 +17,7 @@ data = load_dataset("mnist")
 train, val, _ = split_dataset(data, limited(1000, options.limit), np.random.default_rng(0))
 small = Split(train.images[:100], train.labels[:100])
 trainer = Trainer.create(TrainConfig(model="threelayer", epochs=15, batch_size=50, optimizer="adam", lr=1e-3),
-                         small, val, out_dir=None, progress=False, log=lambda message: None)
+                         small, val, out_dir=None, log=None)
 trainer.fit()
 print(f"ours: train accuracy {evaluate(trainer.model, small)['accuracy']:.0%}, "
       f"validation accuracy {trainer.history.val_acc[-1]:.0%}")

@@ -117,7 +117,7 @@ def test_resume_without_run_json(barecnn_cli, synthetic_data_dir, tmp_path, make
     from barecnn.train import Split, TrainConfig, Trainer
     train, val = Split(*make_synthetic_digits(40, 1)), Split(*make_synthetic_digits(10, 2))
     Trainer.create(TrainConfig(model="seed001", epochs=2, batch_size=20), train, val, tmp_path / "run",
-                   log=lambda m: None, progress=False).run_epoch()
+                   log=None).run_epoch()
     result = barecnn_cli("train", "--resume", tmp_path / "run", "--dataset", synthetic_data_dir, "--no-progress")
     assert_one_line_error(result, "run.json")
 

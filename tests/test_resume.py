@@ -152,14 +152,14 @@ def splits(make_synthetic_digits):
 ], ids=["sgd-nesterov-inverse-time", "adam-cosine", "rmsprop-onecycle", "sgd-step-clip"])
 def test_trainer_resume_matches_an_uninterrupted_run(splits, tmp_path, config):
     config = TrainConfig(epochs=3, batch_size=20, lr=0.01, seed=2, **config)
-    whole = Trainer.create(config, *splits, tmp_path / "whole", log=lambda m: None, progress=False)
+    whole = Trainer.create(config, *splits, tmp_path / "whole", log=None)
     whole.fit()
 
-    part = Trainer.create(config, *splits, tmp_path / "part", log=lambda m: None, progress=False)
+    part = Trainer.create(config, *splits, tmp_path / "part", log=None)
     part.run_epoch()
     barecnn_random.seed(12345)           # whatever happens in between must not matter
     np.random.default_rng(0).random(10)
-    resumed = Trainer.resume(tmp_path / "part" / "checkpoint.npz", *splits, log=lambda m: None, progress=False)
+    resumed = Trainer.resume(tmp_path / "part" / "checkpoint.npz", *splits, log=None)
     assert resumed.epoch == 1 and resumed.out_dir == tmp_path / "part"
     assert resumed.optimizer.param_groups[0]["lr"] == part.optimizer.param_groups[0]["lr"]
     resumed.fit()
@@ -171,7 +171,7 @@ def test_trainer_resume_matches_an_uninterrupted_run(splits, tmp_path, config):
 
 def test_resume_refuses_a_model_file(splits, tmp_path):
     trainer = Trainer.create(TrainConfig(model="seed001", epochs=1, batch_size=40), *splits, tmp_path,
-                             log=lambda m: None, progress=False)
+                             log=None)
     trainer.fit()
     with pytest.raises(ValueError, match="not a training checkpoint"):
         Trainer.resume(tmp_path / "model.npz", *splits)

@@ -19,11 +19,7 @@ def splits(make_synthetic_digits):
     return Split(*make_synthetic_digits(200, seed=1)), Split(*make_synthetic_digits(60, seed=2))
 
 
-def quiet(message):
-    pass
-
-
-def make_trainer(splits, out_dir=None, log=quiet, **config):
+def make_trainer(splits, out_dir=None, log=None, **config):
     config.setdefault("model", "seed001")
     config.setdefault("epochs", 2)
     config.setdefault("batch_size", 32)
@@ -91,6 +87,15 @@ def test_create_validates(splits):
 
 
 # ----------------------------------------------------------------------------- a short run
+def test_a_run_without_a_log_is_silent(splits, capsys):
+    """``log=None``: no message and no progress bar (the examples and benchmarks train this way)."""
+    trainer = Trainer.create(TrainConfig(model="seed001", epochs=1, batch_size=32), *splits, log=None)
+    assert trainer.progress is False
+    trainer.fit()
+    assert capsys.readouterr() == ("", "")
+    assert Trainer.create(TrainConfig(model="seed001"), *splits, log=print).progress is True
+
+
 def test_fit_writes_model_checkpoint_and_history(splits, tmp_path):
     log = []
     trainer = make_trainer(splits, tmp_path, log=log.append, epochs=2, batch_size=32)
@@ -166,7 +171,7 @@ def test_best_model_by_validation_is_kept(splits, tmp_path, monkeypatch):
 
 def test_without_validation_the_last_epoch_is_kept(splits, tmp_path):
     trainer = Trainer.create(TrainConfig(model="seed001", epochs=2, batch_size=50), splits[0],
-                             Split(splits[1].images[:0], splits[1].labels[:0]), tmp_path, log=quiet, progress=False)
+                             Split(splits[1].images[:0], splits[1].labels[:0]), tmp_path, log=None)
     trainer.fit()
     assert trainer.history.val_acc == [] and trainer.history.best_epoch == 2
     assert trainer.history.best_val_acc == -1.0        # no training accuracy posing as validation
@@ -234,7 +239,7 @@ def test_divergence_names_epoch_and_batch_and_keeps_the_last_checkpoint(splits, 
     assert header["training"]["epoch"] == 1
     assert_same_weights(weights(io.load(tmp_path / "checkpoint.npz")), after_epoch_1)
     assert len(json.loads((tmp_path / "history.json").read_text())["loss"]) == 4
-    resumed = Trainer.resume(tmp_path / "checkpoint.npz", *splits, log=quiet, progress=False)
+    resumed = Trainer.resume(tmp_path / "checkpoint.npz", *splits, log=None)
     assert resumed.epoch == 1 and len(resumed.history.loss) == 4
     resumed.fit()                                 # the run can go on from the good checkpoint
     assert resumed.epoch == 3
