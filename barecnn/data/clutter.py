@@ -129,9 +129,10 @@ def remove_edge_clutter(ink, floor):
     """
     factor = coarse_factor(ink.shape)
     inked = _coarse(ink > floor, factor)
-    on_frame = inked.copy()
-    on_frame[1:-1, 1:-1] = False
-    clutter = _connected(on_frame, inked)
+    if not (inked[0].any() or inked[-1].any() or inked[:, 0].any() or inked[:, -1].any()):
+        return ink                  # nothing on the frame
+    blobs = _blobs(inked, bridge=False)
+    clutter = inked & np.isin(blobs, np.concatenate([blobs[0], blobs[-1], blobs[:, 0], blobs[:, -1]]))
     height, width = inked.shape
     centre = (slice(height // 4, height - height // 4), slice(width // 4, width - width // 4))
     rest = inked & ~clutter
@@ -181,8 +182,9 @@ def remove_specks(ink):
     return np.where(_expand(doomed, factor, ink.shape), 0.0, ink)
 
 
-def _blobs(mask):
-    """Label the blobs of an (h, w) mask: its 8-connected groups once gaps of one pixel are bridged.
+def _blobs(mask, bridge=True):
+    """Label the blobs of an (h, w) mask: its 8-connected groups, once gaps of one pixel are bridged
+    (``bridge``) or as they are.
 
     Every pixel starts with its own flat index as label. In each pass a pixel's label, and the
     label of the pixel it names, take the smallest label around it, and labels are then followed
@@ -196,7 +198,7 @@ def _blobs(mask):
     """
     height, width = mask.shape
     off = height * width
-    bridged = grey_dilate(mask, 1.5)
+    bridged = grey_dilate(mask, 1.5) if bridge else mask
     labels = np.append(np.where(bridged.ravel(), np.arange(off), off), off)     # labels[off] = off
     while True:
         around = np.where(bridged, -grey_dilate(-labels[:off].reshape(height, width), 1.5), off).ravel()
@@ -221,16 +223,6 @@ def _block_sums(values, factor):
     if whole < height:
         down = np.vstack([down, values[whole:].sum(axis=0, keepdims=True)])
     return np.add.reduceat(down, np.arange(0, width, factor), axis=1)
-
-
-def _connected(seeds, mask):
-    """The pixels of an (h, w) mask connected (8-neighbours) to the True pixels of ``seeds``."""
-    grown = seeds & mask
-    while True:
-        wider = grey_dilate(grown, 1.5) & mask
-        if np.array_equal(wider, grown):
-            return grown
-        grown = wider
 
 
 def _reaches(*strips):

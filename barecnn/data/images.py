@@ -6,10 +6,10 @@ centre of mass lies at the field's centre. ``load_digit_image`` repeats those
 steps for any image Pillow can read, and widens strokes much thinner than
 MNIST's (its writers used thick pens; a ballpoint line on a large photo shrinks
 to a hairline in the 20x20 box). What a photo shows besides the digit (a
-page's printed lines, a form's box, the table at the frame's edge, a shadow,
-specks of grain round a small digit) is taken out first (``_clear_the_frame``,
-``_shadow``, ``clutter.py``), and paper the camera saturated is told from
-ink (``_fit_through_saturation``).
+page's printed lines, a form's box, the table at the frame's edge or round a
+page smaller than half the frame, a shadow, specks of grain round a small
+digit) is taken out first (``_clear_the_frame``, ``_shadow``, ``clutter.py``),
+and paper the camera saturated is told from ink (``_fit_through_saturation``).
 """
 
 import warnings
@@ -37,6 +37,16 @@ FRAME_SHARE = 0.9
 MAX_BAND = 0.2
 # ... in an image of which at least MIN_PAPER is paper (a thick digit cropped to its ink is half ink).
 MIN_PAPER = 0.6
+# A light part of a light-ink image is a page smaller than half the frame (on a darker table) when at
+# least PAGE_EDGE of the lining of its convex hull is light (its edges are the hull's), its hull fills
+# at least PAGE_SQUARENESS of the smallest rectangle round it (a sheet is a rectangle, cut by the frame
+# or not; a 0's outline is an ellipse, pi / 4), and at least PAGE_INK of the hull is dark: the digit,
+# in strokes at most PAGE_STROKE of its size wide (the hole of a light square 0: 0.26-0.43; a page's
+# digit: 0.05-0.23 on the `page` handwriting set).
+PAGE_EDGE = 0.98
+PAGE_SQUARENESS = 0.9
+PAGE_INK = 0.02
+PAGE_STROKE = 0.25
 # Beyond a turned page, the table is painted over only when at most this share of the page's lining,
 # and of the frame left unpainted, is ink.
 STRAY_INK = 0.01
@@ -82,7 +92,8 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
     Steps: convert to 8-bit grayscale (transparent areas count as paper:
     white, or black under light strokes); cut away bands along the edges (a
     box cut along its lines, the table beyond the page) and paint over the
-    table beyond a page turned askew; make the ink bright on a 0 background,
+    table beyond a page turned askew or smaller than half the frame (read
+    from the page alone); make the ink bright on a 0 background,
     inverting dark-on-light images; subtract the paper (a plane fitted to the
     border, held where the camera saturated, and a shadow across it) and drop
     faint noise; take out the printed lines of ruled or squared paper, clutter
@@ -101,8 +112,9 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
         array of shape (H, W), (H, W, 3) or (H, W, 4): uint8, uint16, bool,
         or float (0..1 if its maximum is at most 1, else 0..255).
     invert : bool, optional
-        True for dark ink on a light background, False for light on dark;
-        None decides from the border pixels (the background).
+        True for dark ink on a light background, False for light on dark
+        (then a light page on a dark table is not looked for); None decides
+        from the border pixels (the background).
     max_pixels : int
         Refuse images with more pixels than this, before decoding them.
 
@@ -120,7 +132,7 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
         ``max_pixels``, or shows no ink.
     """
     image = _open_image(source, max_pixels)
-    ink = _remove_box(*_ink_map(_clear_the_frame(_grayscale(image)), invert))
+    ink = _remove_box(*_ink_map(_clear_the_frame(_grayscale(image), invert), invert))
     digit = _fit_in_box(_widen_thin_strokes(ink, BOX_SIZE), BOX_SIZE)
     return _center_by_mass(digit, FIELD_SIZE, CENTER_OF_MASS)
 
@@ -224,16 +236,21 @@ def _composite_on_paper(rgba):
     return (on_black if light_strokes else on_white).astype(np.float64)
 
 
-def _clear_the_frame(gray):
+def _clear_the_frame(gray, invert=None):
     """Take out what lies beyond the digit's paper along the frame of an (H, W) image: cut the
     bands along its edges (``_trim_edge_bands``), then paint over the table beyond a page turned in
-    the photo (``_paint_over_table``). Both read the paper once (``_read_paper``).
+    the photo (``_paint_over_table``). Both read the paper once (``_read_paper``), on the page alone
+    when the page is smaller than half the frame (``_small_page``; not looked for when ``invert`` is
+    False: the caller says the ink is light).
 
     Returns
     -------
     np.ndarray, (h, w) float: ``gray`` itself, a part of it, or a copy with the table painted over.
     """
     reading = _read_paper(gray)
+    page = _small_page(reading) if invert is not False else None
+    if page is not None:
+        reading = _read_paper(gray, page)
     trimmed = _trim_edge_bands(gray, reading)
     return _paint_over_table(trimmed, reading if trimmed is gray else None)
 
@@ -420,11 +437,14 @@ class _PaperReading(NamedTuple):
     paper_at: Callable        # (rows, cols) -> float array: the paper's grey level there
 
 
-def _read_paper(gray):
+def _read_paper(gray, page=None):
     """Tell ink from paper in an (H, W) image most of which is paper, on a grid of about
     ``PLANE_SAMPLE`` of its pixels: the paper is a plane fitted to them, and a pixel is ink when
     it lies more than a quarter of the ink's contrast (the sample's median to the image's extreme)
     beyond it, on the side away from the median.
+
+    ``page``, an (h, w) bool mask of the sample grid, says where the paper is when it is not most
+    of the image (``_small_page``): the median and the plane are then the page's.
 
     Returns
     -------
@@ -433,7 +453,8 @@ def _read_paper(gray):
     grid_rows, grid_cols = _sample_grid(gray.shape)
     rows, cols = np.meshgrid(grid_rows, grid_cols, indexing="ij")
     sample = gray[rows, cols]
-    median = np.median(sample)
+    on_paper = np.ones(sample.shape, dtype=bool) if page is None else page
+    median = np.median(sample[on_paper])
     darkest, brightest = gray.min(), gray.max()
     towards_ink = np.sign((darkest + brightest) / 2.0 - median)
     if towards_ink == 0:
@@ -441,7 +462,7 @@ def _read_paper(gray):
     well_off = max(brightest - median, median - darkest) / 4.0
     # The paper saturates at white (255) under dark ink, at black (0) under light ink.
     clip_level = -255.0 if towards_ink < 0 else 0.0
-    plane, _ = _fit_plane(towards_ink * sample.ravel(), rows.ravel(), cols.ravel(), gray.shape, clip_level)
+    plane, _ = _fit_plane(towards_ink * sample[on_paper], rows[on_paper], cols[on_paper], gray.shape, clip_level)
 
     def ink_at(at_rows, at_cols):
         return towards_ink * gray[at_rows, at_cols] - plane(at_rows, at_cols) > well_off
@@ -450,6 +471,59 @@ def _read_paper(gray):
         return towards_ink * plane(at_rows, at_cols)
 
     return _PaperReading(grid_rows, grid_cols, ink_at(rows, cols), bool(towards_ink < 0), ink_at, paper_at)
+
+
+def _small_page(reading):
+    """The page, when an image read as light ink on dark (``reading``, ``_read_paper``) is a light
+    page smaller than half the frame on a darker table: then the table is the median level, and the
+    page read as light ink, the digit as paper.
+
+    The light samples (less single specks) are a page when their convex hull is the page's outline:
+    at least ``PAGE_EDGE`` of its lining (the hull's samples next to what lies beyond it, or on the
+    frame) is light; a rectangle's, cut by the frame or not: the hull fills at least
+    ``PAGE_SQUARENESS`` of the smallest rectangle round it; and holds the digit: at least
+    ``PAGE_INK`` of it is dark, in strokes (``_measure_stroke_width``) at most ``PAGE_STROKE`` of
+    the dark part's size wide. A light digit on dark fails one of these: a 7's or a 4's hull reaches
+    over the dark, a 0's outline is an ellipse, a 1 holds no dark, and the hole of a square 0 is one
+    wide patch, not strokes.
+
+    Returns
+    -------
+    np.ndarray, (h, w) bool: the page's light samples (its paper), or None.
+    """
+    if reading is None or reading.dark_ink:
+        return None
+    light = reading.ink & ~_isolated(reading.ink)
+    hull = _inside_convex_hull(light, reading.rows, reading.cols)
+    if not hull.any():
+        return None
+    lining = hull & grey_dilate(~np.pad(hull, 1), 1)[1:-1, 1:-1]
+    dark = hull & ~light
+    if np.mean(light[lining]) < PAGE_EDGE or dark.sum() < PAGE_INK * hull.sum():
+        return None
+    light_rows, light_cols = np.nonzero(light)
+    if _squareness(reading.rows[light_rows], reading.cols[light_cols]) < PAGE_SQUARENESS:
+        return None
+    rows, cols = bounding_box(dark)
+    if _measure_stroke_width(dark) > PAGE_STROKE * max(rows.stop - rows.start, cols.stop - cols.start):
+        return None
+    return light
+
+
+def _squareness(rows, cols):
+    """The area of the convex hull of points (``rows``, ``cols``) over that of the smallest rectangle
+    round them (one of its sides lies along a side of the hull: rotating calipers, Freeman and
+    Shapira); 0 for fewer than three points or points in a line."""
+    hull = _convex_hull(np.column_stack([rows, cols])).astype(float)
+    if len(hull) < 3:
+        return 0.0
+    edges = np.roll(hull, -1, axis=0) - hull
+    along = edges / np.hypot(edges[:, 0], edges[:, 1])[:, None]
+    across = np.column_stack([-along[:, 1], along[:, 0]])
+    # For each side, the hull's extent along it times its extent across it.
+    rectangle = np.min(np.ptp(along @ hull.T, axis=1) * np.ptp(across @ hull.T, axis=1))
+    area = 0.5 * abs(np.dot(hull[:, 0], np.roll(hull[:, 1], -1)) - np.dot(hull[:, 1], np.roll(hull[:, 0], -1)))
+    return float(area / rectangle) if rectangle > 0 else 0.0
 
 
 def _ink_map(gray, invert):
