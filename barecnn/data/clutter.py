@@ -1,5 +1,5 @@
 """What a photo of a digit shows besides the digit, found and taken out of its ink map: the printed
-lines of ruled or squared paper, and clutter at the frame's edge.
+lines of ruled or squared paper, clutter at the frame's edge, specks and a dot grid's dots.
 
 Printed lines. A digit written in an exercise book is photographed with the page's lines. Left
 in, the lines count as ink: the crop grows to the whole photo and the digit shrinks inside it.
@@ -7,9 +7,11 @@ What sets a printed line apart from a pen stroke is that it is straight, thin, a
 edge of the photo to the other through margins where the digit has no ink. Lines are searched for on a
 coarse copy of the ink (at most ``DETECT_SIZE`` pixels across), at every tilt up to
 ``MAX_TILT_DEGREES``: a photo is rarely square to the page. A family of lines (horizontal or
-vertical) is removed only when it has at least two lines and, without the lines, both margins it
-crosses are free of ink: a tightly cropped digit (a 7's top bar from edge to edge, a '1' cropped
-to its height) is never touched. A box drawn round the digit (a form's) is found the same way once
+vertical) is removed only when it has at least two lines, not all within twice a line's greatest
+thickness of each other (a thick stroke whose top and bottom rows alone reach a speck in the margin
+is split into two thin "lines"), and, without the lines, both margins it crosses are free of ink:
+a tightly cropped digit (a 7's top bar from edge to edge, a '1' cropped to its height) is never
+touched. A box drawn round the digit (a form's) is found the same way once
 the ink is cropped: its sides then run along the crop's edges.
 
 Removing a family subtracts the lines' level (their median ink) from the band they occupy, so a pen
@@ -27,7 +29,9 @@ blocks that pass the noise threshold; the crop stretched round them and the digi
 Ink is grouped into blobs (8-connected on a coarse copy, bridging gaps of one coarse pixel, so a
 faint stroke broken by the threshold stays one blob); a blob holding less than ``SPECK_SHARE`` of
 all the ink, reaching farther beyond the box round the other blobs (the digit) than a tenth of the
-digit's size, is a speck, and taken out.
+digit's size, is a speck, and taken out. So are a dot-grid page's printed dots, near the digit or
+not: at least ``MIN_DOTS`` small blobs of similar mass on a lattice (their nearest neighbours equally
+far, and at least three neighbours close by: a dotted stroke's dots have two).
 """
 
 import numpy as np
@@ -56,6 +60,14 @@ MIN_LINES = 2
 # digit's size beyond the digit's box, is a speck, not part of the digit.
 SPECK_SHARE = 0.02
 SPECK_DISTANCE = 0.1
+# MIN_DOTS to MAX_DOTS small blobs of similar mass are a dot grid's when DOT_REGULAR of them have their
+# nearest neighbour equally far (within DOT_SPACING) and DOT_SURROUNDED have three neighbours near (an A4
+# page of 5 mm dots holds about 2,500; more is grain).
+MIN_DOTS = 12
+MAX_DOTS = 5_000
+DOT_SPACING = 0.2
+DOT_REGULAR = 0.8
+DOT_SURROUNDED = 0.5
 
 
 def remove_ruled_lines(ink, floor):
@@ -147,7 +159,8 @@ def remove_specks(ink):
     """Take out the specks: blobs of ink (``_blobs``) that each hold less than ``SPECK_SHARE`` of
     all the ink and reach farther than ``SPECK_DISTANCE`` of the digit's size beyond the box round
     the other blobs (the digit). Nearer, a small blob hardly stretches the crop, and is more likely
-    the digit's own: a thin stroke broken by the noise threshold.
+    the digit's own: a thin stroke broken by the noise threshold. A dot-grid page's dots
+    (``_printed_dots``) are specks wherever they are.
 
     Parameters
     ----------
@@ -175,11 +188,56 @@ def remove_specks(ink):
                         np.maximum(cols.start - across, across - (cols.stop - 1)))
     reach = np.zeros(off + 1)
     np.maximum.at(reach, blobs[in_small], beyond)
-    specks = small & (reach > SPECK_DISTANCE * max(rows.stop - rows.start, cols.stop - cols.start))
+    far = reach > SPECK_DISTANCE * max(rows.stop - rows.start, cols.stop - cols.start)
+    specks = small & (far | _printed_dots(blobs, mass, blob_mass, small))
     doomed = specks[blobs]
     if not doomed.any():
         return ink
     return np.where(_expand(doomed, factor, ink.shape), 0.0, ink)
+
+
+def _printed_dots(blobs, mass, blob_mass, small):
+    """Which blobs are a dot-grid page's printed dots: the ``small`` blobs of similar mass (half to
+    twice their median), when ``MIN_DOTS`` to ``MAX_DOTS`` of them lie on a lattice: at least
+    ``DOT_REGULAR`` of them have their nearest neighbour at the same distance (within
+    ``DOT_SPACING`` of the median distance), and at least ``DOT_SURROUNDED`` have three neighbours
+    within 1.5 times it (a lattice's four nearest and four diagonal ones; a dotted stroke's dots
+    have two, and grain's specks lie at any distance).
+
+    Parameters
+    ----------
+    blobs : np.ndarray, (h, w) int, the labels of ``_blobs``
+    mass : np.ndarray, (h, w), the ink in each pixel
+    blob_mass, small : np.ndarray, (h * w + 1,), each label's ink and whether it is a small blob's
+
+    Returns
+    -------
+    np.ndarray, (h * w + 1,) bool, indexed like ``small``.
+    """
+    dots = np.zeros_like(small)
+    small = small & (blob_mass > 0)                       # labels that name a blob
+    if not small.any():
+        return dots
+    typical = np.median(blob_mass[small])
+    candidates = np.flatnonzero(small & (blob_mass >= typical / 2) & (blob_mass <= 2 * typical))
+    if not MIN_DOTS <= candidates.size <= MAX_DOTS:
+        return dots
+    labels, down, across = blobs.ravel(), *np.indices(blobs.shape)
+    centres = np.column_stack([np.bincount(labels, weights=(mass * down).ravel(), minlength=small.size),
+                               np.bincount(labels, weights=(mass * across).ravel(), minlength=small.size)])
+    centres = centres[candidates] / blob_mass[candidates, None]
+    nearest = []                                          # each dot's three nearest neighbours' distances
+    for start in range(0, len(centres), 256):             # in slices: a photo may show thousands of dots
+        apart = np.hypot(*(centres[start:start + 256, None, :] - centres[None, :, :]).transpose(2, 0, 1))
+        apart[np.arange(len(apart)), np.arange(start, start + len(apart))] = np.inf
+        nearest.append(np.sort(np.partition(apart, 2, axis=1)[:, :3], axis=1))
+    nearest = np.concatenate(nearest)
+    spacing = np.median(nearest[:, 0])
+    regular = np.abs(nearest[:, 0] - spacing) <= DOT_SPACING * spacing
+    surrounded = nearest[:, 2] <= 1.5 * spacing
+    if np.mean(regular) >= DOT_REGULAR and np.mean(surrounded) >= DOT_SURROUNDED:
+        dots[candidates] = True
+    return dots
 
 
 def _blobs(mask, bridge=True):
@@ -288,7 +346,9 @@ def _line_bands(mask):
     # A line that runs between two of these sheared rows shows in each only in part; widened by a row
     # on either side, it shows whole in both.
     lines = _printed_lines(grey_dilate(mask, 1), line_of)
-    if len(lines) < MIN_LINES:
+    # Lines that all lie within twice the thickest a line may be are one thick stroke whose rows reach
+    # the margins in part (a 7's bar with a speck beside its end), not a page's lines or a box's sides.
+    if len(lines) < MIN_LINES or lines[-1][1] - lines[0][0] <= 2 * _thickest(height):
         return np.zeros_like(mask)
     band = np.zeros(line_of.max() + 2, dtype=bool)
     for start, stop in lines:
@@ -325,7 +385,12 @@ def _printed_lines(mask, line_of):
     near = np.ones(3)
     reaches = (np.convolve(at_start > 0, near, "same") > 0) & (np.convolve(at_end > 0, near, "same") > 0)
     printed = (coverage >= MIN_COVERAGE) & reaches
-    return [(start, stop) for start, stop in _runs(printed) if stop - start <= MAX_THICKNESS * height + 3]
+    return [(start, stop) for start, stop in _runs(printed) if stop - start <= _thickest(height)]
+
+
+def _thickest(height):
+    """The most rows a printed line may take in an image ``height`` rows high (``MAX_THICKNESS``)."""
+    return MAX_THICKNESS * height + 3
 
 
 def _line_level(ink, band, floor):
