@@ -11,8 +11,8 @@ vertical) is removed only when it has at least two lines, not all within twice a
 thickness of each other (a thick stroke whose top and bottom rows alone reach a speck in the margin
 is split into two thin "lines"), and, without the lines, both margins it crosses are free of ink:
 a tightly cropped digit (a 7's top bar from edge to edge, a '1' cropped to its height) is never
-touched. A box drawn round the digit (a form's) is found the same way once
-the ink is cropped: its sides then run along the crop's edges.
+touched. A box drawn round the digit (a form's) is found the same way once the ink is cropped: its
+sides then run along the crop's edges.
 
 Removing a family subtracts the lines' level (their median ink) from the band they occupy, so a pen
 darker than the print keeps most of its strength where it runs along a line, and restores strokes
@@ -332,7 +332,7 @@ def _line_bands(mask):
     Returns
     -------
     np.ndarray, (h, w) bool: every line found, one coarse pixel wider on each side; none unless
-    there are at least ``MIN_LINES``.
+    there are at least ``MIN_LINES``, farther apart than one thick stroke.
     """
     height, width = mask.shape
     inked_rows, inked_cols = np.nonzero(mask)
