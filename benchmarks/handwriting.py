@@ -21,6 +21,8 @@ file on digits that differ from MNIST the way users' digits do, every one of the
 * ``small``: a phone's photo in which the digit is small: the digit at a random spot of a page 3-5
   times as wide and as high (3:4, either way up), lit and grained as ``photo``, saved as JPEG
   (quality 70-95);
+* ``dotted``: the photo on a dot-grid page: dots 1-2.5 px in radius on a square lattice 16-30 px
+  apart (at 4x), 25-60% as dark as the pen, the page turned by up to 4 degrees;
 * ``boxed``: the photo of a form: a 2 px box drawn round the digit's field, 20 px of paper round it;
 * ``box-cut``: the same box, the photo cut along its outer edge (a form's boxes cut apart);
 * ``tight``: the digit cropped to its ink and scanned small, 16 px on its longer side (USPS's
@@ -107,8 +109,7 @@ def lined_paper(ink: np.ndarray, rng: np.random.Generator, squared: bool) -> np.
         level = rng.uniform(0.2, 0.5)
         down, across = turned(rows, cols, angle)                          # distance down the page, across it
         for position in (down, across) if squared else (down,):
-            to_line = np.abs((position - rng.uniform(0, spacing) + spacing / 2) % spacing - spacing / 2)
-            np.maximum(page, level * np.clip(1.5 - to_line, 0, 1), out=page)
+            np.maximum(page, level * np.clip(1.5 - to_printed(position, spacing, rng), 0, 1), out=page)
     return out
 
 
@@ -122,10 +123,15 @@ def dotted_paper(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         angle = np.deg2rad(rng.uniform(-4, 4))
         spacing, radius, level = rng.uniform(16, 30), rng.uniform(1, 2.5), rng.uniform(0.25, 0.6)
         down, across = turned(rows, cols, angle)
-        to_row, to_col = (np.abs((position - rng.uniform(0, spacing) + spacing / 2) % spacing - spacing / 2)
-                          for position in (down, across))
+        to_row, to_col = (to_printed(position, spacing, rng) for position in (down, across))
         np.maximum(page, level * np.clip(radius + 0.5 - np.hypot(to_row, to_col), 0, 1), out=page)
     return out
+
+
+def to_printed(position: np.ndarray, spacing: float, rng: np.random.Generator) -> np.ndarray:
+    """Distance from ``position`` (px along one axis of the page) to the nearest of lines ``spacing``
+    px apart, at a random offset."""
+    return np.abs((position - rng.uniform(0, spacing) + spacing / 2) % spacing - spacing / 2)
 
 
 def strip(side: str, width: int):

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from barecnn.data import load_digit_image
-from barecnn.data.clutter import (_block_sums, _blobs, _printed_dots, coarse_factor, remove_edge_clutter,
-                                  remove_ruled_lines, remove_specks)
-from barecnn.data.images import (_clear_the_frame, _inside_convex_hull, _paint_over_table, _read_paper, _shadow,
-                                 _small_page, _squareness, _trim_edge_bands)
+from barecnn.data.clutter import (_block_sums, _blobs, _printed_dots, _small_blobs, coarse_factor,
+                                  remove_edge_clutter, remove_ruled_lines, remove_specks)
+from barecnn.data.images import (_clear_the_frame, _convex_hull, _inside_convex_hull, _paint_over_table, _read_paper,
+                                 _shadow, _small_page, _squareness, _trim_edge_bands)
 from barecnn.data.transforms import grey_dilate
 
 PAPER, PRINT, PEN = 235, 175, 30
@@ -426,14 +426,18 @@ def test_no_light_mnist_digit_is_a_small_page(mnist_subset):
 @pytest.mark.parametrize("degrees", [0.0, 17.0, 45.0])
 def test_squareness_is_one_for_a_rectangle_and_pi_over_4_for_an_ellipse(degrees):
     angle = np.deg2rad(degrees)
-    turn = lambda down, across: (np.rint(100 + down * np.cos(angle) - across * np.sin(angle)),  # noqa: E731
-                                 np.rint(100 + down * np.sin(angle) + across * np.cos(angle)))
+
+    def squareness_of(down, across):          # of the points turned by ``degrees`` about (100, 100)
+        turned = np.column_stack([np.rint(100 + down * np.cos(angle) - across * np.sin(angle)),
+                                  np.rint(100 + down * np.sin(angle) + across * np.cos(angle))])
+        return _squareness(_convex_hull(turned))
+
     down, across = np.meshgrid(np.arange(-40, 41), np.arange(-25, 26), indexing="ij")
-    assert _squareness(*turn(down.ravel(), across.ravel())) > 0.97
+    assert squareness_of(down.ravel(), across.ravel()) > 0.97
     t = np.linspace(0, 2 * np.pi, 400, endpoint=False)
-    assert _squareness(*turn(400 * np.cos(t), 250 * np.sin(t))) == pytest.approx(np.pi / 4, abs=0.01)
-    assert _squareness(np.array([0, 0, 50]), np.array([0, 80, 0])) == pytest.approx(0.5)
-    assert _squareness(np.array([0, 10, 20]), np.array([0, 10, 20])) == 0.0
+    assert squareness_of(400 * np.cos(t), 250 * np.sin(t)) == pytest.approx(np.pi / 4, abs=0.01)
+    assert _squareness(_convex_hull(np.array([[0, 0], [0, 80], [50, 0]]))) == pytest.approx(0.5)
+    assert _squareness(_convex_hull(np.array([[0, 0], [10, 10], [20, 20]]))) == 0.0
 
 
 # ------------------------------------------------------------------------------ a shadow on the page
@@ -587,13 +591,9 @@ def test_a_dotted_stroke_and_scattered_specks_are_not_a_dot_grid():
 
 
 def _printed_dots_of(ink):
-    """How many blobs of an ink map ``_printed_dots`` takes for a grid's dots, as ``remove_specks``
-    asks it (on the coarse copy's blobs, among those holding under 2% of the ink)."""
+    """The blobs of an ink map ``_printed_dots`` takes for a grid's dots, as ``remove_specks`` asks."""
     mass = _block_sums(ink, coarse_factor(ink.shape))
-    blobs = _blobs(mass > 0)
-    blob_mass = np.bincount(blobs.ravel(), weights=mass.ravel(), minlength=blobs.size + 1)
-    small = blob_mass < 0.02 * blob_mass.sum()
-    small[blobs.size] = False
+    blobs, blob_mass, small = _small_blobs(mass)
     return _printed_dots(blobs, mass, blob_mass, small)
 
 

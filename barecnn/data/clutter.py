@@ -173,11 +173,8 @@ def remove_specks(ink):
     """
     factor = coarse_factor(ink.shape)
     mass = _block_sums(ink, factor)
-    blobs = _blobs(mass > 0)
+    blobs, blob_mass, small = _small_blobs(mass)
     off = blobs.size                                        # the label of the blocks without ink
-    blob_mass = np.bincount(blobs.ravel(), weights=mass.ravel(), minlength=off + 1)
-    small = blob_mass < SPECK_SHARE * blob_mass.sum()
-    small[off] = False
     in_small = small[blobs]
     digit = ~in_small & (blobs < off)
     if not in_small.any() or not digit.any():
@@ -196,6 +193,20 @@ def remove_specks(ink):
     return np.where(_expand(doomed, factor, ink.shape), 0.0, ink)
 
 
+def _small_blobs(mass):
+    """The blobs of an (h, w) map of ink ``mass`` (``_blobs`` of its inked pixels), each label's ink,
+    and which labels name a blob holding less than ``SPECK_SHARE`` of all the ink.
+
+    Returns
+    -------
+    blobs : np.ndarray, (h, w) int
+    blob_mass, small : np.ndarray, (h * w + 1,) float and bool, indexed by label
+    """
+    blobs = _blobs(mass > 0)
+    blob_mass = np.bincount(blobs.ravel(), weights=mass.ravel(), minlength=blobs.size + 1)
+    return blobs, blob_mass, (blob_mass > 0) & (blob_mass < SPECK_SHARE * blob_mass.sum())
+
+
 def _printed_dots(blobs, mass, blob_mass, small):
     """Which blobs are a dot-grid page's printed dots: the ``small`` blobs of similar mass (half to
     twice their median), when ``MIN_DOTS`` to ``MAX_DOTS`` of them lie on a lattice: at least
@@ -208,14 +219,13 @@ def _printed_dots(blobs, mass, blob_mass, small):
     ----------
     blobs : np.ndarray, (h, w) int, the labels of ``_blobs``
     mass : np.ndarray, (h, w), the ink in each pixel
-    blob_mass, small : np.ndarray, (h * w + 1,), each label's ink and whether it is a small blob's
+    blob_mass, small : np.ndarray, (h * w + 1,), as ``_small_blobs`` gives them
 
     Returns
     -------
     np.ndarray, (h * w + 1,) bool, indexed like ``small``.
     """
     dots = np.zeros_like(small)
-    small = small & (blob_mass > 0)                       # labels that name a blob
     if not small.any():
         return dots
     typical = np.median(blob_mass[small])

@@ -387,21 +387,31 @@ def _inside_convex_hull(mask, grid_rows, grid_cols):
     """Which points of a grid (an (h, w) mask at pixel rows ``grid_rows`` and columns ``grid_cols``)
     lie inside (or on) the convex hull of its True points; none when they are fewer than three, or
     in a line."""
+    return _inside(_grid_hull(mask, grid_rows, grid_cols), grid_rows, grid_cols)
+
+
+def _grid_hull(mask, grid_rows, grid_cols):
+    """The vertices (k, 2), in pixels, counter-clockwise, of the convex hull of the True points of a
+    grid (an (h, w) mask at pixel rows ``grid_rows`` and columns ``grid_cols``): the hull of each
+    grid row's first and last True point (``_convex_hull``)."""
     rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return np.zeros_like(mask)
     firsts = mask[rows].argmax(axis=1)
     lasts = mask.shape[1] - 1 - mask[rows, ::-1].argmax(axis=1)
-    extremes = np.column_stack([np.r_[grid_rows[rows], grid_rows[rows]], np.r_[grid_cols[firsts], grid_cols[lasts]]])
-    hull = _convex_hull(extremes)
+    return _convex_hull(np.column_stack([np.r_[grid_rows[rows], grid_rows[rows]],
+                                         np.r_[grid_cols[firsts], grid_cols[lasts]]]))
+
+
+def _inside(hull, grid_rows, grid_cols):
+    """Which points of the grid (``grid_rows``, ``grid_cols``) lie inside (or on) the convex polygon
+    ``hull`` (counter-clockwise vertices): (h, w) bool, none when it has fewer than three."""
     if len(hull) < 3:
-        return np.zeros_like(mask)
+        return np.zeros((grid_rows.size, grid_cols.size), dtype=bool)
     points = np.stack(np.meshgrid(grid_rows, grid_cols, indexing="ij"), axis=-1).reshape(-1, 2)
     start, edge = hull, np.roll(hull, -1, axis=0) - hull
     # Counter-clockwise: inside is left of every edge (cross product >= 0).
     cross = (edge[:, None, 0] * (points[None, :, 1] - start[:, None, 1])
              - edge[:, None, 1] * (points[None, :, 0] - start[:, None, 0]))
-    return (cross >= 0).all(axis=0).reshape(mask.shape)
+    return (cross >= 0).all(axis=0).reshape(grid_rows.size, grid_cols.size)
 
 
 def _convex_hull(points):
@@ -494,15 +504,15 @@ def _small_page(reading):
     if reading is None or reading.dark_ink:
         return None
     light = reading.ink & ~_isolated(reading.ink)
-    hull = _inside_convex_hull(light, reading.rows, reading.cols)
+    outline = _grid_hull(light, reading.rows, reading.cols)
+    hull = _inside(outline, reading.rows, reading.cols)
     if not hull.any():
         return None
     lining = hull & grey_dilate(~np.pad(hull, 1), 1)[1:-1, 1:-1]
     dark = hull & ~light
     if np.mean(light[lining]) < PAGE_EDGE or dark.sum() < PAGE_INK * hull.sum():
         return None
-    light_rows, light_cols = np.nonzero(light)
-    if _squareness(reading.rows[light_rows], reading.cols[light_cols]) < PAGE_SQUARENESS:
+    if _squareness(outline) < PAGE_SQUARENESS:
         return None
     rows, cols = bounding_box(dark)
     if _measure_stroke_width(dark) > PAGE_STROKE * max(rows.stop - rows.start, cols.stop - cols.start):
@@ -510,17 +520,17 @@ def _small_page(reading):
     return light
 
 
-def _squareness(rows, cols):
-    """The area of the convex hull of points (``rows``, ``cols``) over that of the smallest rectangle
-    round them (one of its sides lies along a side of the hull: rotating calipers, Freeman and
-    Shapira); 0 for fewer than three points or points in a line."""
-    hull = _convex_hull(np.column_stack([rows, cols])).astype(float)
+def _squareness(hull):
+    """The area of a convex polygon (``hull``: (k, 2) vertices, counter-clockwise) over that of the
+    smallest rectangle round it (one of its sides lies along a side of the polygon: rotating
+    calipers, Freeman and Shapira); 0 for fewer than three vertices."""
     if len(hull) < 3:
         return 0.0
+    hull = hull.astype(float)
     edges = np.roll(hull, -1, axis=0) - hull
     along = edges / np.hypot(edges[:, 0], edges[:, 1])[:, None]
     across = np.column_stack([-along[:, 1], along[:, 0]])
-    # For each side, the hull's extent along it times its extent across it.
+    # For each side, the polygon's extent along it times its extent across it.
     rectangle = np.min(np.ptp(along @ hull.T, axis=1) * np.ptp(across @ hull.T, axis=1))
     area = 0.5 * abs(np.dot(hull[:, 0], np.roll(hull[:, 1], -1)) - np.dot(hull[:, 1], np.roll(hull[:, 0], -1)))
     return float(area / rectangle) if rectangle > 0 else 0.0
@@ -603,9 +613,9 @@ def _shadow(above_paper):
     shorter side, and ``SHADOW_STROKES`` times the strokes' width (the ink above 75% of the
     contrast: a shadow is fainter than the pen), so a thick digit filling its crop is not taken
     for one. It is found on a coarse copy (block means, at most ``SHADOW_DETECT`` pixels across;
-    the strokes are measured on block maxima) and scaled back up. An opening leaves a straight edge, sharp or soft, as it is; what it cannot keep is a
-    shadow narrower than its square: a thin band along the frame, the tip of a wedge across a
-    corner (those stay ink).
+    the strokes are measured on block maxima) and scaled back up. An opening leaves a straight
+    edge, sharp or soft, as it is; what it cannot keep is a shadow narrower than its square: a thin
+    band along the frame, the tip of a wedge across a corner (those stay ink).
 
     Returns
     -------
