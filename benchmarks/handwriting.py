@@ -23,6 +23,8 @@ file on digits that differ from MNIST the way users' digits do, every one of the
   (quality 70-95);
 * ``dotted``: the photo on a dot-grid page: dots 1-2.5 px in radius on a square lattice 16-30 px
   apart (at 4x), 25-60% as dark as the pen, the page turned by up to 4 degrees;
+* ``pencil``: a light pencil's grey strokes on the photo's paper, 20-60 levels under it (the
+  paper's light varies by up to 80 levels across the page), the graphite grainy;
 * ``boxed``: the photo of a form: a 2 px box drawn round the digit's field, 20 px of paper round it;
 * ``box-cut``: the same box, the photo cut along its outer edge (a form's boxes cut apart);
 * ``tight``: the digit cropped to its ink and scanned small, 16 px on its longer side (USPS's
@@ -59,7 +61,7 @@ from barecnn.train import Split, split_dataset  # noqa: E402
 
 UPSCALE = 4
 SETS = ("val", "thin-pen", "thick-pen", "photo", "thin-photo", "ruled", "squared", "edge", "boxed", "box-cut", "corner",
-        "page", "shadow", "small", "dotted", "tight", "uci")
+        "page", "shadow", "small", "dotted", "pencil", "tight", "uci")
 TIGHT_SIZE = 16
 
 
@@ -81,14 +83,28 @@ def thick_pen(ink: np.ndarray) -> np.ndarray:
     return grey_dilate(ink, 3)
 
 
-def photo(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Dark ink on light grey paper: a lighting gradient, grain and slight blur (uint8, 0 = black)."""
-    n, height, width = ink.shape
+def lit_paper(shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    """(N, H, W) light grey paper lit unevenly: levels 170-230, rising or falling by up to 40 levels
+    down the page and across it."""
+    n, height, width = shape
     ramp_y, ramp_x = np.mgrid[0:height, 0:width] / max(height, width)
     slope = rng.uniform(-40, 40, size=(n, 2, 1, 1))
-    paper = rng.uniform(170, 230, size=(n, 1, 1)) + slope[:, 0] * ramp_y + slope[:, 1] * ramp_x
-    ink_level = rng.uniform(20, 90, size=(n, 1, 1))
+    return rng.uniform(170, 230, size=(n, 1, 1)) + slope[:, 0] * ramp_y + slope[:, 1] * ramp_x
+
+
+def photo(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Dark ink on light grey paper: a lighting gradient, grain and slight blur (uint8, 0 = black)."""
+    paper = lit_paper(ink.shape, rng)
+    ink_level = rng.uniform(20, 90, size=(len(ink), 1, 1))
     page = paper - (paper - ink_level) * box_blur(ink, 1) + rng.normal(0, 6, size=ink.shape)
+    return np.clip(np.rint(page), 0, 255).astype(np.uint8)
+
+
+def pencil(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A light pencil's grey strokes photographed on ``photo``'s paper: 20-60 levels under it (a
+    pen's are 80-210), the graphite's grain taking up to 40% off each pixel's darkening."""
+    darkening = rng.uniform(20, 60, size=(len(ink), 1, 1)) * rng.uniform(0.6, 1.0, size=ink.shape)
+    page = lit_paper(ink.shape, rng) - darkening * box_blur(ink, 1) + rng.normal(0, 6, size=ink.shape)
     return np.clip(np.rint(page), 0, 255).astype(np.uint8)
 
 
@@ -290,7 +306,8 @@ def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
     # each later set has its own, so that it can be built alone.
     rng = np.random.default_rng(1234)
     own = {name: np.random.default_rng([1234, SETS.index(name)])
-           for name in ("ruled", "squared", "edge", "boxed", "box-cut", "corner", "page", "shadow", "small", "dotted")}
+           for name in ("ruled", "squared", "edge", "boxed", "box-cut", "corner", "page", "shadow", "small", "dotted",
+                        "pencil")}
     redraw = {"thin-pen": thin_pen, "thick-pen": thick_pen, "photo": lambda ink: photo(ink, rng),
               "thin-photo": lambda ink: photo(thin_pen(ink), rng),
               "ruled": lambda ink: photo(lined_paper(ink, own["ruled"], squared=False), own["ruled"]),
@@ -302,7 +319,8 @@ def build_sets(names, seed: int, limit: int | None = None, chunk: int = 500):
               "page": lambda ink: turned_page(photo(ink, own["page"]), ink, own["page"]),
               "shadow": lambda ink: shadow(photo(ink, own["shadow"]), own["shadow"]),
               "small": lambda ink: small_in_photo(ink, own["small"]),
-              "dotted": lambda ink: photo(dotted_paper(ink, own["dotted"]), own["dotted"])}
+              "dotted": lambda ink: photo(dotted_paper(ink, own["dotted"]), own["dotted"]),
+              "pencil": lambda ink: pencil(ink, own["pencil"])}
     sets = {}
     for name in names:
         if name == "val":

@@ -50,13 +50,13 @@ def test_handwriting_scores_a_model_file(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "handwriting.py"), str(model_path),
                            "--limit", "20", "--sets", "val", "thin-pen", "thick-pen", "photo", "thin-photo",
                            "ruled", "squared", "edge", "boxed", "box-cut", "corner", "page", "shadow", "small", "dotted",
-                           "tight", "--picture", str(tmp_path / "sets.png")],
+                           "pencil", "tight", "--picture", str(tmp_path / "sets.png")],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     header, row = done.stdout.strip().splitlines()[-3], done.stdout.strip().splitlines()[-1]
     assert header == ("| model | val | thin-pen | thick-pen | photo | thin-photo | ruled | squared | edge | boxed | "
-                      "box-cut | corner | page | shadow | small | dotted | tight |")
-    assert row.startswith(f"| {model_path} |") and row.count("%") == 16
+                      "box-cut | corner | page | shadow | small | dotted | pencil | tight |")
+    assert row.startswith(f"| {model_path} |") and row.count("%") == 17
     assert (tmp_path / "sets.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

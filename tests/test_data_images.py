@@ -159,17 +159,76 @@ def test_photo_lit_from_one_side(slope):
     assert correlation(result, load_digit_image(drawn_zero())) > 0.95
 
 
+def pencil_photo(ramp, darkening=25, seed=0):
+    """``drawn_zero`` as a light pencil's stroke photographed under uneven light: paper 175 at the
+    top left, rising or falling by ``ramp`` levels (down, across) to the far side, the stroke
+    ``darkening`` levels under it, less up to 40% where the graphite is thin, grain of 6 levels."""
+    rng = np.random.default_rng(seed)
+    stroke = np.asarray(drawn_zero(), dtype=np.float64) < 128
+    rows, cols = np.mgrid[0:stroke.shape[0], 0:stroke.shape[1]]
+    paper = 175.0 + ramp[0] * rows / stroke.shape[0] + ramp[1] * cols / stroke.shape[1]
+    gray = paper - darkening * stroke * rng.uniform(0.6, 1.0, stroke.shape) + rng.normal(0, 6, stroke.shape)
+    return np.clip(np.rint(gray), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("ramp", [(60, -40), (-60, 60), (0, -80)])
+def test_faint_pencil_under_uneven_light_is_read_as_dark_ink(ramp):
+    """The stroke lies 15-25 levels under the paper, whose light varies by 80: the page's bright
+    side lies farther above the median than the stroke lies below it, and the image was read as
+    light ink on dark (correlation 0.03-0.07: the paper's bright part came out as the digit)."""
+    result = load_digit_image(pencil_photo(ramp))
+    assert_mnist_like(result)
+    assert correlation(result, load_digit_image(drawn_zero())) > 0.75
+
+
+def test_the_ink_lies_on_the_side_departing_farthest_from_the_paper():
+    from barecnn.data.images import _border_sample, _departures
+
+    pencil = pencil_photo((0, -80)).astype(np.float64)
+    below, above = _departures(pencil, *_border_sample(pencil.shape))
+    assert below > 35 and above < 30                   # the stroke and the grain; the grain alone
+    light = 255.0 - np.asarray(drawn_zero(), dtype=np.float64)     # light ink on black, as MNIST's
+    below, above = _departures(light, *_border_sample(light.shape))
+    assert below == 0 and above == 255
+
+
+def test_a_level_plane_stays_on_the_paper_beside_uniform_ink():
+    """Under half of the pixels are solid ink (a tightly cropped digit's border), all one level;
+    the rest grainy paper. Refitted each time to the half of the pixels nearest the fit, the plane
+    moved to the ink: the most uniform half."""
+    from barecnn.data.images import _level_plane
+
+    rng = np.random.default_rng(0)
+    rows, cols = np.divmod(np.arange(400), 20)
+    values = np.where(rng.random(400) < 0.45, 0.0, 200.0 + rng.normal(0, 8, 400))
+    plane = _level_plane(values, rows, cols, (20, 20))
+    assert np.all(np.abs(plane(rows, cols) - 200.0) < 3.0)
+
+
+def test_a_border_of_ink_along_one_side_does_not_tilt_the_level_plane():
+    """A digit cropped to its ink: a stroke down the left of the image, blurred into the paper. A
+    plane through the half of the pixels nearest the median tilts between the stroke's edge and the
+    paper, both spread about it by tens of levels (read that way, 7 of 5,000 `tight` digits turned
+    light on dark); the paper is then one level, the median."""
+    from barecnn.data.images import _level_plane
+
+    rows, cols = np.divmod(np.arange(256), 16)
+    values = np.clip(255.0 - 40.0 * (8 - cols), 0.0, 255.0) + np.random.default_rng(0).normal(0, 3, 256)
+    plane = _level_plane(values, rows, cols, (16, 16))
+    np.testing.assert_allclose(plane(rows, cols), np.median(values))
+
+
 def test_ink_on_the_border_does_not_tilt_the_paper():
     """The paper plane is refitted without the border pixels far from the first fit (ink the
     frame cuts through), so strokes along one edge do not drag the plane towards them."""
-    from barecnn.data.images import _border_mask, _fit_paper
+    from barecnn.data.images import _border_sample, _fit_paper
 
     rows, cols = np.mgrid[0:100, 0:80]
     paper = 120.0 + 30.0 * rows / 100 - 20.0 * cols / 80
     gray = paper.copy()
     gray[:, :2] = 250.0            # ink along the whole left edge (bright: already inverted)
     gray[:40, -2:] = 250.0         # and down part of the right edge
-    fitted, _ = _fit_paper(gray, _border_mask(gray.shape))
+    fitted, _ = _fit_paper(gray, _border_sample(gray.shape))
     np.testing.assert_allclose(fitted(rows, cols), paper, atol=1e-6)
 
 
@@ -196,13 +255,13 @@ def test_overexposed_paper_is_not_ink(seed):
 
 
 def test_paper_is_fitted_through_the_saturated_patch():
-    from barecnn.data.images import _border_mask, _fit_paper
+    from barecnn.data.images import _border_sample, _fit_paper
 
     rows, cols = np.mgrid[0:100, 0:80]
     beyond = 60.0 - 90.0 * rows / 100 - 40.0 * cols / 80      # inverted: paper at 0 and below is saturated
     gray = np.maximum(beyond, 0.0)
     gray[40:46, :2] = 250.0                                     # a stroke reaching the left edge
-    fitted, noise = _fit_paper(gray, _border_mask(gray.shape))
+    fitted, noise = _fit_paper(gray, _border_sample(gray.shape))
     np.testing.assert_allclose(fitted.plane(rows, cols), beyond, atol=0.5)
     np.testing.assert_allclose(fitted(rows, cols), np.maximum(beyond, 0.0), atol=0.5)
     np.testing.assert_allclose(fitted.subtracted_from(np.maximum(beyond, 0.0)), 0.0, atol=0.5)   # no ink in it

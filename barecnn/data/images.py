@@ -64,7 +64,8 @@ PLANE_SAMPLE = 5_000
 # MAX_REFITS times, until the pixels it rests on repeat), and that fit kept when it moves
 # the paper by more than DEPARTURE of the contrast, takes UNSATURATED_PAPER of the unsaturated pixels
 # for paper, they spread about it by at most PAPER_GRAIN grey levels, and it rises across them by
-# RAMP_SIGMAS times that spread (``_fit_through_saturation``).
+# RAMP_SIGMAS times that spread (``_fit_through_saturation``). The plane the ink's side is read from
+# is tilted only when its paper spreads about it by at most PAPER_GRAIN too (``_level_plane``).
 MAX_REFITS = 50
 DEPARTURE = 0.5 * NOISE_LEVEL
 UNSATURATED_PAPER = 0.9
@@ -114,7 +115,8 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
     invert : bool, optional
         True for dark ink on a light background, False for light on dark
         (then a light page on a dark table is not looked for); None decides
-        from the border pixels (the background).
+        from the side on which the image departs farthest from the paper at
+        its border.
     max_pixels : int
         Refuse images with more pixels than this, before decoding them.
 
@@ -449,9 +451,10 @@ class _PaperReading(NamedTuple):
 
 def _read_paper(gray, page=None):
     """Tell ink from paper in an (H, W) image most of which is paper, on a grid of about
-    ``PLANE_SAMPLE`` of its pixels: the paper is a plane fitted to them, and a pixel is ink when
-    it lies more than a quarter of the ink's contrast (the sample's median to the image's extreme)
-    beyond it, on the side away from the median.
+    ``PLANE_SAMPLE`` of its pixels: the ink lies on the side the image departs to farthest from
+    them (``_departures``), the paper is a plane fitted to them, and a pixel is ink when it lies
+    more than a quarter of the ink's contrast (the sample's median to the image's extreme) beyond
+    it, on the ink's side.
 
     ``page``, an (h, w) bool mask of the sample grid, says where the paper is when it is not most
     of the image (``_small_page``): the median and the plane are then the page's.
@@ -464,11 +467,12 @@ def _read_paper(gray, page=None):
     rows, cols = np.meshgrid(grid_rows, grid_cols, indexing="ij")
     sample = gray[rows, cols]
     on_paper = np.ones(sample.shape, dtype=bool) if page is None else page
+    below, above = _departures(gray, rows[on_paper], cols[on_paper])
+    if below == above:
+        return None
+    towards_ink = -1.0 if below > above else 1.0
     median = np.median(sample[on_paper])
     darkest, brightest = gray.min(), gray.max()
-    towards_ink = np.sign((darkest + brightest) / 2.0 - median)
-    if towards_ink == 0:
-        return None
     well_off = max(brightest - median, median - darkest) / 4.0
     # The paper saturates at white (255) under dark ink, at black (0) under light ink.
     clip_level = -255.0 if towards_ink < 0 else 0.0
@@ -481,6 +485,71 @@ def _read_paper(gray, page=None):
         return towards_ink * plane(at_rows, at_cols)
 
     return _PaperReading(grid_rows, grid_cols, ink_at(rows, cols), bool(towards_ink < 0), ink_at, paper_at)
+
+
+def _departures(gray, fit_rows, fit_cols):
+    """How far an (H, W) image departs from its paper, below it and above it: the paper is a plane
+    fitted to the pixels at (``fit_rows``, ``fit_cols``) whichever side the ink lies on
+    (``_level_plane``), and the departures are those of the image's darkest and brightest pixels,
+    taken block by block on the ``_sample_grid`` (a thin stroke passes between the samples, never
+    through a block unseen; the plane is read at each block's first pixel).
+
+    The ink lies on the farther side. Measured from the median instead, as it once was, faint ink
+    under uneven light read as light: a pencil's strokes 20-40 grey levels under the paper, on a
+    page lit 40 levels brighter at one side than at the other, lie nearer the median than the
+    paper's bright side does, but far from the plane.
+
+    Returns
+    -------
+    (below, above) : two floats, how far the darkest block's pixel lies under the plane and the
+    brightest's over it.
+    """
+    grid_rows, grid_cols = _sample_grid(gray.shape)
+    plane = _level_plane(gray[fit_rows, fit_cols], fit_rows, fit_cols, gray.shape)
+    at_blocks = plane(grid_rows[:, None], grid_cols[None, :])
+    darkest = _block_extremes(gray, grid_rows, grid_cols, np.minimum)
+    brightest = _block_extremes(gray, grid_rows, grid_cols, np.maximum)
+    return float(np.max(at_blocks - darkest)), float(np.max(brightest - at_blocks))
+
+
+def _block_extremes(gray, grid_rows, grid_cols, extreme):
+    """``extreme`` (np.minimum, np.maximum) of each block of an (H, W) image that starts at a
+    point of the ``_sample_grid`` (``grid_rows``, ``grid_cols``) and runs to the next: (h, w). The
+    rows are reduced a whole block at a time through a reshaped view (``reduceat`` over the full
+    image takes three times as long), the last partial block apart."""
+    step = grid_rows[1] - grid_rows[0] if grid_rows.size > 1 else gray.shape[0]
+    whole = gray.shape[0] - gray.shape[0] % step
+    down = extreme.reduce(gray[:whole].reshape(-1, step, gray.shape[1]), axis=1)
+    if whole < gray.shape[0]:
+        down = np.vstack([down, extreme.reduce(gray[whole:], axis=0)])
+    return extreme.reduceat(down, grid_cols, axis=1)
+
+
+def _level_plane(values, rows, cols, shape):
+    """The plane ``a + b*row + c*col`` through the paper's pixels among ``values`` at (``rows``,
+    ``cols``) of an image of ``shape``, ink on either side of it: fitted to the half of the values
+    nearest their median (the paper's level, as long as the paper is most of the pixels), then
+    refitted three times to the values at most 3 robust standard deviations (1.4826 times the
+    median absolute residual, at least one grey level) from the previous fit, above or below.
+    The paper is one level, the median, unless the pixels the plane rests on spread about it by
+    at most ``PAPER_GRAIN`` grey levels: a camera's grain about a page's light, not ink and paper
+    about a plane tilted between them (the border of a digit cropped to its ink, strokes along one
+    side). Returns the paper's level as a function of (rows, cols).
+
+    The median residual keeps at least half of the pixels, and the fit on the level it started
+    from: least trimmed squares, refitted to the half nearest the fit each time, would wander to
+    the most uniform half instead (a tightly cropped digit's solid strokes, under half of the
+    border, rather than its grainy paper)."""
+    design = _design(rows, cols, shape)
+    size = np.abs(values - np.median(values))
+    paper = size <= np.median(size)
+    for _ in range(3):
+        size = np.abs(values - design @ _least_squares(design[paper], values[paper]))
+        paper = size <= 3.0 * max(1.4826 * np.median(size), 1.0)
+    coefficients = _least_squares(design[paper], values[paper])
+    if _robust_sigma(values[paper] - design[paper] @ coefficients) > PAPER_GRAIN:
+        coefficients = (np.median(values), 0.0, 0.0)
+    return _Paper(tuple(coefficients), shape, -np.inf).plane
 
 
 def _small_page(reading):
@@ -556,8 +625,8 @@ def _ink_map(gray, invert):
     ----------
     gray : np.ndarray, (H, W) float, 0..255
     invert : bool or None
-        None: invert when the paper at the border is closer to the brightest
-        than to the darkest level.
+        None: invert when the image departs farther below the paper at the
+        border than above it (``_departures``).
 
     Returns
     -------
@@ -565,12 +634,13 @@ def _ink_map(gray, invert):
     floor : float
         The noise threshold, as a fraction of the contrast: every non-zero ink is at least this.
     """
-    border_mask = _border_mask(gray.shape)
+    border = _border_sample(gray.shape)
     if invert is None:
-        invert = np.median(gray[border_mask]) > (gray.min() + gray.max()) / 2.0
+        below, above = _departures(gray, *border)
+        invert = below > above
     if invert:
         gray = 255.0 - gray
-    paper, noise_sigma = _fit_paper(gray, border_mask)
+    paper, noise_sigma = _fit_paper(gray, border)
     above_paper = paper.subtracted_from(gray)
     if invert:                     # a shadow darkens light paper
         _take_out_shadow(above_paper, paper)
@@ -646,10 +716,10 @@ def _blocks(values, factor, reduce):
     return reduce(down[:, :cols * factor].reshape(rows, cols, -1), axis=2)
 
 
-def _fit_paper(gray, border_mask):
+def _fit_paper(gray, border):
     """Fit ``a + b*row + c*col`` to the paper at the border of an (H, W) image in which ink is
-    brighter than paper (already inverted), on at most about ``PLANE_SAMPLE`` of the border's
-    pixels, evenly spread (see ``_fit_plane``).
+    brighter than paper (already inverted), at the pixels ``border`` (rows, cols: ``_border_sample``;
+    see ``_fit_plane``).
 
     Returns
     -------
@@ -658,10 +728,16 @@ def _fit_paper(gray, border_mask):
         The robust standard deviation of the paper pixels about the plane: the grain and sensor
         noise, measured on paper alone (a tightly cropped digit's ink covers much of the border).
     """
-    rows, cols = np.nonzero(border_mask)
-    step = max(1, rows.size // PLANE_SAMPLE)
-    rows, cols = rows[::step], cols[::step]
+    rows, cols = border
     return _fit_plane(gray[rows, cols], rows, cols, gray.shape, clip_level=0.0)
+
+
+def _border_sample(shape):
+    """Rows and columns of at most about ``PLANE_SAMPLE`` pixels evenly spread along the thin frame
+    round an image of ``shape`` (``_border_mask``): where the paper is read."""
+    rows, cols = np.nonzero(_border_mask(shape))
+    step = max(1, rows.size // PLANE_SAMPLE)
+    return rows[::step], cols[::step]
 
 
 def _fit_plane(values, rows, cols, shape, clip_level):
@@ -681,9 +757,7 @@ def _fit_plane(values, rows, cols, shape, clip_level):
         The robust standard deviation of the paper pixels about the plane (the unsaturated ones,
         when the plane runs through a saturated patch).
     """
-    height, width = shape
-    # Coordinates scaled to -0.5..0.5 keep the 3x3 normal equations well conditioned.
-    design = np.column_stack([np.ones(rows.size), rows / height - 0.5, cols / width - 0.5])
+    design = _design(rows, cols, shape)
     paper = values <= np.median(values)
     for _ in range(3):
         paper = _paper_among(values - design @ _least_squares(design[paper], values[paper]), paper)
@@ -693,6 +767,14 @@ def _fit_plane(values, rows, cols, shape, clip_level):
     if through is not None:
         coefficients, noise_sigma = through
     return _Paper(tuple(coefficients), shape, float(clip_level)), noise_sigma
+
+
+def _design(rows, cols, shape):
+    """The (n, 3) design matrix of a plane ``a + b*row + c*col`` at pixels (``rows``, ``cols``) of an
+    image of ``shape``; coordinates scaled to -0.5..0.5 keep the 3x3 normal equations well
+    conditioned (as ``_Paper.plane`` reads them)."""
+    height, width = shape
+    return np.column_stack([np.ones(rows.size), rows / height - 0.5, cols / width - 0.5])
 
 
 def _fit_through_saturation(design, values, clip_level, plain):
