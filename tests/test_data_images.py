@@ -278,6 +278,18 @@ def test_small_tightly_cropped_scan_keeps_its_ink():
     assert result[11:18, 11:18].max() < 32 and result[14, 4:8].max() > 200   # a ring, hollow
 
 
+def test_light_ink_said_by_the_caller_is_read_so_on_a_crop_full_of_ink():
+    """A light 0 on black, cropped to its ink and thresholded (16x14): ink covers most of the
+    image. ``invert=False`` once reached only the ink map: the frame steps read the paper their
+    own way, took the black for a table beyond a light page and painted it over ("no ink found")."""
+    big = Image.new("L", (64, 56), 0)
+    ImageDraw.Draw(big).ellipse([0, 0, 63, 55], outline=255, width=12)
+    small = np.where(np.asarray(big.resize((16, 14), Image.Resampling.BILINEAR)) > 127, 255, 0).astype(np.uint8)
+    result = load_digit_image(small, invert=False)
+    assert_mnist_like(result)
+    assert result[11:18, 11:18].max() < 64 and result[14, 3:8].max() > 200   # a ring, hollow
+
+
 def test_one_cropped_to_a_few_pixels_wide_is_read():
     """A '1' cropped to its ink leaves almost no paper: what the border calls paper is half ink, and
     its spread once made the noise threshold higher than the ink itself ("no ink found")."""

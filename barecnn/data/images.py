@@ -114,9 +114,9 @@ def load_digit_image(source, invert=None, max_pixels=MAX_PIXELS):
         or float (0..1 if its maximum is at most 1, else 0..255).
     invert : bool, optional
         True for dark ink on a light background, False for light on dark
-        (then a light page on a dark table is not looked for); None decides
-        from the side on which the image departs farthest from the paper at
-        its border.
+        (then the frame's bands are read that way too, and no light page on a
+        dark table is looked for); None decides from the side on which the
+        image departs farthest from the paper at its border.
     max_pixels : int
         Refuse images with more pixels than this, before decoding them.
 
@@ -242,15 +242,19 @@ def _clear_the_frame(gray, invert=None):
     """Take out what lies beyond the digit's paper along the frame of an (H, W) image: cut the
     bands along its edges (``_trim_edge_bands``), then paint over the table beyond a page turned in
     the photo (``_paint_over_table``). Both read the paper once (``_read_paper``), on the page alone
-    when the page is smaller than half the frame (``_small_page``; not looked for when ``invert`` is
-    False: the caller says the ink is light).
+    when the page is smaller than half the frame (``_small_page``). When ``invert`` is False (the
+    caller says the ink is light) the paper is read so, and only bands are cut: no light page lies
+    on a darker table then. (``invert=True`` pins nothing here: the digit's ink is dark, but a small
+    page on a table is itself light on dark.)
 
     Returns
     -------
     np.ndarray, (h, w) float: ``gray`` itself, a part of it, or a copy with the table painted over.
     """
+    if invert is False:
+        return _trim_edge_bands(gray, _read_paper(gray, dark_ink=False))
     reading = _read_paper(gray)
-    page = _small_page(reading) if invert is not False else None
+    page = _small_page(reading)
     if page is not None:
         reading = _read_paper(gray, page)
     trimmed = _trim_edge_bands(gray, reading)
@@ -449,7 +453,7 @@ class _PaperReading(NamedTuple):
     paper_at: Callable        # (rows, cols) -> float array: the paper's grey level there
 
 
-def _read_paper(gray, page=None):
+def _read_paper(gray, page=None, dark_ink=None):
     """Tell ink from paper in an (H, W) image most of which is paper, on a grid of about
     ``PLANE_SAMPLE`` of its pixels: the ink lies on the side the image departs to farthest from
     them (``_departures``), the paper is a plane fitted to them, and a pixel is ink when it lies
@@ -457,7 +461,8 @@ def _read_paper(gray, page=None):
     it, on the ink's side.
 
     ``page``, an (h, w) bool mask of the sample grid, says where the paper is when it is not most
-    of the image (``_small_page``): the median and the plane are then the page's.
+    of the image (``_small_page``): the median and the plane are then the page's. ``dark_ink``, when
+    given, says on which side the ink lies instead.
 
     Returns
     -------
@@ -467,10 +472,12 @@ def _read_paper(gray, page=None):
     rows, cols = np.meshgrid(grid_rows, grid_cols, indexing="ij")
     sample = gray[rows, cols]
     on_paper = np.ones(sample.shape, dtype=bool) if page is None else page
-    below, above = _departures(gray, rows[on_paper], cols[on_paper])
-    if below == above:
-        return None
-    towards_ink = -1.0 if below > above else 1.0
+    if dark_ink is None:
+        below, above = _departures(gray, rows[on_paper], cols[on_paper])
+        if below == above:
+            return None
+        dark_ink = below > above
+    towards_ink = -1.0 if dark_ink else 1.0
     median = np.median(sample[on_paper])
     darkest, brightest = gray.min(), gray.max()
     well_off = max(brightest - median, median - darkest) / 4.0
