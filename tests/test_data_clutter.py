@@ -440,6 +440,25 @@ def test_squareness_is_one_for_a_rectangle_and_pi_over_4_for_an_ellipse(degrees)
     assert _squareness(_convex_hull(np.array([[0, 0], [10, 10], [20, 20]]))) == 0.0
 
 
+@pytest.mark.parametrize("degrees", [15.0, 20.0])
+def test_a_page_the_frame_cuts_is_square_within_the_frame(degrees):
+    """A page turned on the table and running off the top and bottom of the photo: what shows is a
+    parallelogram, 0.84-0.88 of the rectangle round it (`page` pages the page step refused); within
+    the frame it fills that rectangle. An ellipse cut by the frame stays pi / 4."""
+    angle, frame = np.deg2rad(degrees), (111, 111)
+    down, across = np.meshgrid(np.arange(-90, 91), np.arange(-30, 31), indexing="ij")
+    rows = np.rint(56 + down * np.cos(angle) - across * np.sin(angle))
+    cols = np.rint(56 + down * np.sin(angle) + across * np.cos(angle))
+    shown = (rows >= 0) & (rows <= 111) & (cols >= 0) & (cols <= 111)
+    hull = _convex_hull(np.column_stack([rows[shown], cols[shown]]))
+    assert _squareness(hull) < 0.9 and _squareness(hull, frame) > 0.97
+    t = np.linspace(0, 2 * np.pi, 400, endpoint=False)
+    rows, cols = np.rint(100 + 60 * np.cos(t)), np.rint(56 + 40 * np.sin(t))
+    shown = rows <= 111                                           # the lower half beyond the frame
+    ellipse = _convex_hull(np.column_stack([np.r_[rows[shown], 111, 111], np.r_[cols[shown], 56 - 40, 56 + 40]]))
+    assert _squareness(ellipse, frame) < 0.85
+
+
 # ------------------------------------------------------------------------------ a shadow on the page
 def in_shadow(page, degrees, depth=0.4, reach=0.4, soft=12.0):
     """The (200, 200) ``page`` with a shadow ``depth`` darker falling across it from the side the

@@ -588,7 +588,7 @@ def _small_page(reading):
     dark = hull & ~light
     if np.mean(light[lining]) < PAGE_EDGE or dark.sum() < PAGE_INK * hull.sum():
         return None
-    if _squareness(outline) < PAGE_SQUARENESS:
+    if _squareness(outline, (reading.rows[-1], reading.cols[-1])) < PAGE_SQUARENESS:
         return None
     rows, cols = bounding_box(dark)
     if _measure_stroke_width(dark) > PAGE_STROKE * max(rows.stop - rows.start, cols.stop - cols.start):
@@ -596,20 +596,54 @@ def _small_page(reading):
     return light
 
 
-def _squareness(hull):
+def _squareness(hull, frame=None):
     """The area of a convex polygon (``hull``: (k, 2) vertices, counter-clockwise) over that of the
     smallest rectangle round it (one of its sides lies along a side of the polygon: rotating
-    calipers, Freeman and Shapira); 0 for fewer than three vertices."""
+    calipers, Freeman and Shapira); 0 for fewer than three vertices. With ``frame`` (the last row
+    and column of the image), only the rectangle's part inside the image counts: a page the frame
+    cuts is a rectangle cut by it, and the part beyond the frame is not missing from it."""
     if len(hull) < 3:
         return 0.0
     hull = hull.astype(float)
     edges = np.roll(hull, -1, axis=0) - hull
     along = edges / np.hypot(edges[:, 0], edges[:, 1])[:, None]
     across = np.column_stack([-along[:, 1], along[:, 0]])
-    # For each side, the polygon's extent along it times its extent across it.
-    rectangle = np.min(np.ptp(along @ hull.T, axis=1) * np.ptp(across @ hull.T, axis=1))
-    area = 0.5 * abs(np.dot(hull[:, 0], np.roll(hull[:, 1], -1)) - np.dot(hull[:, 1], np.roll(hull[:, 0], -1)))
-    return float(area / rectangle) if rectangle > 0 else 0.0
+    lengths, widths = along @ hull.T, across @ hull.T          # (k, k): each vertex along, across each side
+    smallest = np.inf
+    for side in range(len(hull)):
+        extent = [(lengths[side].min(), widths[side].min()), (lengths[side].max(), widths[side].min()),
+                  (lengths[side].max(), widths[side].max()), (lengths[side].min(), widths[side].max())]
+        rectangle = np.array([a * along[side] + c * across[side] for a, c in extent])
+        if frame is not None:
+            rectangle = _clip_to_frame(rectangle, frame)
+        smallest = min(smallest, _polygon_area(rectangle))
+    return float(_polygon_area(hull) / smallest) if smallest > 0 else 0.0
+
+
+def _clip_to_frame(polygon, frame):
+    """The part of a convex polygon ((k, 2) vertices, rows and columns) inside the frame from (0, 0)
+    to ``frame`` (the last row and column), by Sutherland and Hodgman's clipping: one side of the
+    frame at a time, each edge kept, cut, or dropped."""
+    for axis, limit, inward in ((0, 0.0, 1.0), (0, frame[0], -1.0), (1, 0.0, 1.0), (1, frame[1], -1.0)):
+        if len(polygon) == 0:
+            break
+        inside = inward * (polygon[:, axis] - limit) >= 0
+        kept = []
+        for start, stop, start_in, stop_in in zip(polygon, np.roll(polygon, -1, axis=0), inside, np.roll(inside, -1)):
+            if start_in:
+                kept.append(start)
+            if start_in != stop_in:
+                kept.append(start + (limit - start[axis]) / (stop[axis] - start[axis]) * (stop - start))
+        polygon = np.array(kept).reshape(-1, 2)
+    return polygon
+
+
+def _polygon_area(polygon):
+    """The area of a polygon ((k, 2) vertices, in order): the shoelace formula."""
+    if len(polygon) < 3:
+        return 0.0
+    rows, cols = polygon[:, 0], polygon[:, 1]
+    return 0.5 * abs(np.dot(rows, np.roll(cols, -1)) - np.dot(cols, np.roll(rows, -1)))
 
 
 def _ink_map(gray, invert):
