@@ -567,9 +567,9 @@ def _small_page(reading):
     The light samples (less single specks) are a page when their convex hull is the page's outline:
     at least ``PAGE_EDGE`` of its lining (the hull's samples next to what lies beyond it, or on the
     frame) is light; a rectangle's, cut by the frame or not: the hull fills at least
-    ``PAGE_SQUARENESS`` of the smallest rectangle round it; and holds the digit: at least
-    ``PAGE_INK`` of it is dark, in strokes (``_measure_stroke_width``) at most ``PAGE_STROKE`` of
-    the dark part's size wide. A light digit on dark fails one of these: a 7's or a 4's hull reaches
+    ``PAGE_SQUARENESS`` of the smallest rectangle round it, within the frame; and holds the
+    digit: at least ``PAGE_INK`` of it is dark, in strokes (``_measure_stroke_width``) at most
+    ``PAGE_STROKE`` of the dark part's size wide. A light digit on dark fails one of these: a 7's or a 4's hull reaches
     over the dark, a 0's outline is an ellipse, a 1 holds no dark, and the hole of a square 0 is one
     wide patch, not strokes.
 
@@ -611,9 +611,9 @@ def _squareness(hull, frame=None):
     lengths, widths = along @ hull.T, across @ hull.T          # (k, k): each vertex along, across each side
     smallest = np.inf
     for side in range(len(hull)):
-        extent = [(lengths[side].min(), widths[side].min()), (lengths[side].max(), widths[side].min()),
-                  (lengths[side].max(), widths[side].max()), (lengths[side].min(), widths[side].max())]
-        rectangle = np.array([a * along[side] + c * across[side] for a, c in extent])
+        (a0, a1), (c0, c1) = (lengths[side].min(), lengths[side].max()), (widths[side].min(), widths[side].max())
+        # The rectangle's corners, counter-clockwise, in (along, across) and then in pixels.
+        rectangle = np.array([[a0, c0], [a1, c0], [a1, c1], [a0, c1]]) @ np.stack([along[side], across[side]])
         if frame is not None:
             rectangle = _clip_to_frame(rectangle, frame)
         smallest = min(smallest, _polygon_area(rectangle))
